@@ -1,0 +1,41 @@
+# Thin wrapper: every target installs what it needs, then calls CMake/CTest.
+#   make run    build and run the agent on its embedded default config (:9842)
+#   make test   build and run every test (CI runs this with CI=true)
+PRESET ?= $(if $(filter true,$(CI)),ci,release)
+BUILD_DIR := build/$(PRESET)
+ARGS ?=
+CTEST_ARGS ?=
+
+.PHONY: all deps test-deps configure build run test test-tsan clean
+
+all: build
+
+deps:
+	@deploy/install-deps.sh
+
+test-deps:
+	@deploy/install-deps.sh --test
+
+configure:
+	@cmake --preset $(PRESET) >/dev/null
+
+build: deps configure
+	@cmake --build --preset $(PRESET)
+
+run: build
+	@echo "assets-agent: metrics at http://localhost:9842/metrics, status page at http://localhost:9842/ (Ctrl-C stops)"
+	@exec $(BUILD_DIR)/assets-agent $(ARGS)
+
+# The concurrency tests again under ThreadSanitizer, then every test; ctest's summary is last.
+test: test-deps configure
+	@cmake --build --preset $(PRESET)
+	@$(MAKE) --no-print-directory test-tsan
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j2 $(CTEST_ARGS)
+
+test-tsan:
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan --target store_test scheduler_test agent_test
+	@cd build/tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 600 -R '^(Store|Scheduler|WorkerPool|AgentTest)\.'
+
+clean:
+	@rm -rf build

@@ -1,0 +1,88 @@
+#pragma once
+// The running agent: the loaded configuration, the store, the scheduler that feeds it and
+// the web server that reads it. Reloads swap the scheduler only when the new file is valid.
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "agent/collector.h"
+#include "agent/config.h"
+#include "agent/scheduler.h"
+#include "agent/store.h"
+#include "agent/web_server.h"
+
+namespace assets {
+
+// Errors that end the process, each with its fixed exit code.
+enum ExitCode : int { kExitOk = 0, kExitCheckFailed = 1, kExitConfigError = 2, kExitStartupError = 3 };
+
+class AgentError : public std::runtime_error {
+ public:
+  AgentError(const std::string& message, ExitCode code) : std::runtime_error(message), code_(code) {}
+  ExitCode exit_code() const { return code_; }
+
+ private:
+  ExitCode code_;
+};
+
+class ConfigLoadError : public AgentError {
+ public:
+  explicit ConfigLoadError(std::vector<ConfigError> errors);
+  const std::vector<ConfigError>& errors() const { return errors_; }
+
+ private:
+  std::vector<ConfigError> errors_;
+};
+
+class StartupError : public AgentError {
+ public:
+  explicit StartupError(const std::string& message) : AgentError(message, kExitStartupError) {}
+};
+
+// Loads the file, or the embedded default when no file is given. Throws ConfigLoadError.
+Config load_config_or_throw(const std::optional<std::string>& config_file);
+
+// Builds the enabled collectors of a configuration from the registry.
+std::vector<ScheduledCollector> build_collectors(std::span<const RegistryEntry> registry, const Config& config);
+
+struct AgentOptions {
+  std::optional<std::string> config_file;
+  WebOptions web;
+  Duration max_start_jitter = std::chrono::seconds(1);
+};
+
+class Agent {
+ public:
+  Agent(std::span<const RegistryEntry> registry, AgentOptions options);
+  ~Agent();
+
+  // Loads the configuration and starts collectors and web server.
+  // Throws ConfigLoadError or StartupError.
+  void start();
+  // Re-reads the configuration; on errors keeps the running one.
+  ReloadOutcome reload();
+  // Asks everything to stop; false when a collector run did not end within `budget`.
+  bool stop(std::chrono::milliseconds budget);
+
+  Store& store() { return store_; }
+  std::vector<int> ports() const;
+
+ private:
+  void apply(Config config);
+
+  std::span<const RegistryEntry> registry_;
+  AgentOptions options_;
+  Store store_;
+  std::mutex reload_mutex_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<WebServer> web_;
+};
+
+double unix_time_now();
+
+}  // namespace assets

@@ -1,0 +1,337 @@
+#include "agent/config_reader.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include <re2/re2.h>
+
+namespace assets {
+namespace {
+
+constexpr std::uint64_t kMaxSecretFileBytes = 64 << 10;
+
+std::string_view node_kind(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "empty";
+    default: return "a scalar";
+  }
+}
+
+std::string trim_trailing_newlines(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!path.empty()) out += path + ": ";
+  return out + message;
+}
+
+void ConfigReader::error(const YAML::Mark& mark, std::string path, std::string message) {
+  ConfigError e;
+  e.file = file_;
+  if (!mark.is_null()) {
+    e.line = mark.line + 1;
+    e.column = mark.column + 1;
+  }
+  e.path = std::move(path);
+  e.message = std::move(message);
+  errors_.push_back(std::move(e));
+}
+
+std::optional<std::string> ConfigReader::scalar(const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar()) {
+    error(node, path, "must be a value, not " + std::string(node_kind(node)));
+    return std::nullopt;
+  }
+  const std::string& raw = node.Scalar();
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '$' || i + 1 >= raw.size()) {
+      out += raw[i];
+    } else if (raw[i + 1] == '$') {
+      out += '$';
+      ++i;
+    } else if (raw[i + 1] == '{') {
+      const auto end = raw.find('}', i + 2);
+      if (end == std::string::npos) {
+        error(node, path, "unterminated ${ in value");
+        return std::nullopt;
+      }
+      const std::string name = raw.substr(i + 2, end - i - 2);
+      const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
+      if (value == nullptr) {
+        error(node, path, "environment variable " + (name.empty() ? std::string("(empty name)") : name) + " is not set");
+        return std::nullopt;
+      }
+      out += value;
+      i = end;
+    } else {
+      out += raw[i];
+    }
+  }
+  return out;
+}
+
+MapReader::MapReader(ConfigReader& reader, const YAML::Node& node, std::string map_path)
+    : reader_(reader), node_(node), path_(std::move(map_path)) {
+  if (!node.IsMap()) {
+    reader_.error(node, path_.empty() ? "(top level)" : path_, "must be a mapping, not " + std::string(node_kind(node)));
+    return;
+  }
+  valid_ = true;
+  std::set<std::string, std::less<>> seen;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {
+      reader_.error(entry.first, path_, "keys must be plain names");
+      continue;
+    }
+    if (!seen.insert(entry.first.Scalar()).second) {
+      reader_.error(entry.first, this->path(entry.first.Scalar()), "duplicate key");
+    }
+  }
+}
+
+bool MapReader::has(std::string_view key) const {
+  if (!valid_) return false;
+  for (const auto& entry : node_) {
+    if (entry.first.IsScalar() && entry.first.Scalar() == key) return true;
+  }
+  return false;
+}
+
+std::string MapReader::path(std::string_view key) const {
+  return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+}
+
+YAML::Node MapReader::get(std::string_view key) {
+  known_.emplace(key);
+  if (!valid_) return YAML::Node(YAML::NodeType::Undefined);
+  for (const auto& entry : node_) {
+    if (entry.first.IsScalar() && entry.first.Scalar() == key) return entry.second;
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+void MapReader::require(std::string_view key) {
+  known_.emplace(key);
+  if (valid_ && !has(key)) reader_.error(node_, path(key), "is required");
+}
+
+void MapReader::read(std::string_view key, std::string& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  if (auto text = reader_.scalar(value, path(key))) out = std::move(*text);
+}
+
+void MapReader::read(std::string_view key, bool& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  const auto text = reader_.scalar(value, path(key));
+  if (!text) return;
+  if (*text == "true") {
+    out = true;
+  } else if (*text == "false") {
+    out = false;
+  } else {
+    reader_.error(value, path(key), "must be true or false, not \"" + *text + "\"");
+  }
+}
+
+void MapReader::read(std::string_view key, int& out, int min, int max) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  const auto text = reader_.scalar(value, path(key));
+  if (!text) return;
+  char* end = nullptr;
+  errno = 0;
+  const long number = std::strtol(text->c_str(), &end, 10);
+  if (text->empty() || *end != '\0' || errno != 0) {
+    reader_.error(value, path(key), "must be a whole number, not \"" + *text + "\"");
+  } else if (number < min || number > max) {
+    reader_.error(value, path(key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  } else {
+    out = static_cast<int>(number);
+  }
+}
+
+void MapReader::read(std::string_view key, std::vector<std::string>& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  if (!value.IsSequence()) {
+    reader_.error(value, path(key), "must be a list, not " + std::string(node_kind(value)));
+    return;
+  }
+  out.clear();
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (auto text = reader_.scalar(value[i], path(key) + "[" + std::to_string(i) + "]")) out.push_back(std::move(*text));
+  }
+}
+
+void MapReader::read(std::string_view key, std::map<std::string, std::string>& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  if (!value.IsMap()) {
+    reader_.error(value, path(key), "must be a mapping, not " + std::string(node_kind(value)));
+    return;
+  }
+  out.clear();
+  for (const auto& entry : value) {
+    const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+    if (auto text = reader_.scalar(entry.second, path(key) + "." + name)) out[name] = std::move(*text);
+  }
+}
+
+void MapReader::read_duration(std::string_view key, Duration& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  const auto text = reader_.scalar(value, path(key));
+  if (!text) return;
+  if (auto parsed = parse_duration(*text)) {
+    out = *parsed;
+  } else {
+    reader_.error(value, path(key), "not a valid duration: \"" + *text + "\" (examples: 500ms, 30s, 5m, 26h, 30d)");
+  }
+}
+
+void MapReader::read_size(std::string_view key, std::uint64_t& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  const auto text = reader_.scalar(value, path(key));
+  if (!text) return;
+  if (auto parsed = parse_size(*text)) {
+    out = *parsed;
+  } else {
+    reader_.error(value, path(key), "not a valid size: \"" + *text + "\" (examples: 512, 1KiB, 10MiB, 1GB)");
+  }
+}
+
+void MapReader::read_regex(std::string_view key, std::string& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  auto text = reader_.scalar(value, path(key));
+  if (!text) return;
+  std::string why;
+  if (!is_valid_regex(*text, why)) {
+    reader_.error(value, path(key), "invalid regular expression: " + why);
+    return;
+  }
+  out = std::move(*text);
+}
+
+void MapReader::read_regex_list(std::string_view key, std::vector<std::string>& out) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  if (!value.IsSequence()) {
+    reader_.error(value, path(key), "must be a list, not " + std::string(node_kind(value)));
+    return;
+  }
+  out.clear();
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string item_path = path(key) + "[" + std::to_string(i) + "]";
+    auto text = reader_.scalar(value[i], item_path);
+    if (!text) continue;
+    std::string why;
+    if (!is_valid_regex(*text, why)) {
+      reader_.error(value[i], item_path, "invalid regular expression: " + why);
+      continue;
+    }
+    out.push_back(std::move(*text));
+  }
+}
+
+void MapReader::read_secret(std::string_view key, Secret& out) {
+  const std::string file_key = std::string(key) + "_file";
+  const YAML::Node inline_value = get(key);
+  const YAML::Node file_value = get(file_key);
+  if (inline_value.IsDefined() && file_value.IsDefined()) {
+    reader_.error(file_value, path(file_key), "give either " + std::string(key) + " or " + file_key + ", not both");
+    return;
+  }
+  if (inline_value.IsDefined()) {
+    if (!inline_value.IsScalar()) {
+      reader_.error(inline_value, path(key), "must be a value, not " + std::string(node_kind(inline_value)));
+      return;
+    }
+    if (auto text = reader_.scalar(inline_value, path(key))) out = Secret(std::move(*text));
+    return;
+  }
+  if (file_value.IsDefined()) {
+    const auto file_path = reader_.scalar(file_value, path(file_key));
+    if (!file_path) return;
+    std::string why;
+    if (auto contents = read_small_file(*file_path, kMaxSecretFileBytes, why)) {
+      out = Secret(trim_trailing_newlines(std::move(*contents)));
+    } else {
+      reader_.error(file_value, path(file_key), why);
+    }
+  }
+}
+
+void MapReader::read_file_contents(std::string_view key, std::string& out, std::uint64_t limit) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return;
+  const auto file_path = reader_.scalar(value, path(key));
+  if (!file_path) return;
+  std::string why;
+  if (auto contents = read_small_file(*file_path, limit, why)) {
+    out = std::move(*contents);
+  } else {
+    reader_.error(value, path(key), why);
+  }
+}
+
+void MapReader::finish() {
+  if (!valid_) return;
+  for (const auto& entry : node_) {
+    if (!entry.first.IsScalar()) continue;
+    if (!known_.contains(entry.first.Scalar())) {
+      reader_.error(entry.first, path(entry.first.Scalar()), "unknown key");
+    }
+  }
+}
+
+std::optional<std::string> read_small_file(const std::string& path, std::uint64_t limit, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string contents;
+  char buffer[8192];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    contents.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (contents.size() > limit) {
+      error = "file " + path + " is larger than " + format_size(limit);
+      return std::nullopt;
+    }
+  }
+  if (in.bad()) {
+    error = "cannot read " + path;
+    return std::nullopt;
+  }
+  return contents;
+}
+
+bool is_valid_regex(const std::string& pattern, std::string& error) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  const RE2 re(pattern, options);
+  if (!re.ok()) {
+    error = re.error();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace assets

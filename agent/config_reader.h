@@ -1,0 +1,82 @@
+#pragma once
+// Reads typed values out of a YAML tree and records every problem as a ConfigError with
+// file:line:column and the key's path. Used only by config.cpp, the one place of validation.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "agent/config.h"
+
+namespace assets {
+
+class ConfigReader {
+ public:
+  ConfigReader(std::string file, std::vector<ConfigError>& errors) : file_(std::move(file)), errors_(errors) {}
+
+  void error(const YAML::Mark& mark, std::string path, std::string message);
+  void error(const YAML::Node& node, std::string path, std::string message) {
+    error(node.Mark(), std::move(path), std::move(message));
+  }
+  const std::string& file() const { return file_; }
+  std::size_t error_count() const { return errors_.size(); }
+
+  // Scalar text with ${VAR} expanded ($$ is a literal $). Records an error and returns
+  // nullopt when the node is not a scalar or names an unset variable.
+  std::optional<std::string> scalar(const YAML::Node& node, const std::string& path);
+
+ private:
+  std::string file_;
+  std::vector<ConfigError>& errors_;
+};
+
+// One mapping in the document. Keys that are never read are reported by finish().
+class MapReader {
+ public:
+  MapReader(ConfigReader& reader, const YAML::Node& node, std::string path);
+
+  bool valid() const { return valid_; }
+  bool has(std::string_view key) const;
+  const YAML::Node& node() const { return node_; }
+  std::string path(std::string_view key) const;
+  // The value node of a key (marks it as known); an undefined node when absent.
+  YAML::Node get(std::string_view key);
+  void require(std::string_view key);
+
+  void read(std::string_view key, std::string& out);
+  void read(std::string_view key, bool& out);
+  void read(std::string_view key, int& out, int min, int max);
+  void read(std::string_view key, std::vector<std::string>& out);
+  void read(std::string_view key, std::map<std::string, std::string>& out);
+  void read_duration(std::string_view key, Duration& out);
+  void read_size(std::string_view key, std::uint64_t& out);
+  void read_regex(std::string_view key, std::string& out);
+  void read_regex_list(std::string_view key, std::vector<std::string>& out);
+  // `key` inline or `key_file` read from disk; both is an error. The value never
+  // appears in an error message.
+  void read_secret(std::string_view key, Secret& out);
+  // Reads `key_file` into out as text (size-limited), e.g. body_file.
+  void read_file_contents(std::string_view key, std::string& out, std::uint64_t limit);
+
+  // Reports keys that no read touched.
+  void finish();
+
+ private:
+  ConfigReader& reader_;
+  YAML::Node node_;
+  std::string path_;
+  bool valid_ = false;
+  std::set<std::string, std::less<>> known_;
+};
+
+// Reads a whole file with a size limit; returns an error text (without contents) on failure.
+std::optional<std::string> read_small_file(const std::string& path, std::uint64_t limit, std::string& error);
+
+// RE2 syntax, as Prometheus and blackbox_exporter use.
+bool is_valid_regex(const std::string& pattern, std::string& error);
+
+}  // namespace assets

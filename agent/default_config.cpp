@@ -1,0 +1,55 @@
+// The configuration the agent runs when started without --config.file: one Assets host
+// with every part of the stack on its usual local address. Targets that are absent are
+// failing checks, not errors.
+#include "agent/config.h"
+
+namespace assets {
+
+std::string_view embedded_default_config() {
+  return R"yaml(
+global:
+  interval: 30s
+  timeout: 10s
+  max_parallel: 8
+
+health:
+  - name: backend
+    kind: http
+    url: http://127.0.0.1:8000/healthz
+  - name: frontend
+    kind: http
+    url: http://127.0.0.1:3000/
+  - name: proxy
+    kind: http
+    url: http://127.0.0.1:80/healthz
+  - name: redis
+    kind: tcp
+    address: 127.0.0.1:6379
+    send: "PING\r\n"
+    expect: "^\\+PONG"
+  - name: postgres
+    kind: postgres
+    host: 127.0.0.1
+    port: 5432
+    user: postgres
+    dbname: postgres
+
+containers:
+  socket: /var/run/docker.sock
+  expected_services: [backend, frontend, db, redis, proxy]
+
+backups:
+  - name: postgres
+    path: /var/backups/assets
+    pattern: "assets_*"
+    max_age: 26h
+    retention: 30d
+    restore_test:
+      status_file: /var/backups/assets/restore-test.json
+
+certificates:
+  files: ["/etc/letsencrypt/live/*/fullchain.pem"]
+)yaml";
+}
+
+}  // namespace assets

@@ -1,0 +1,134 @@
+// assets-agent: the daemon, `check`, and `config check`.
+#include <malloc.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "agent/agent.h"
+#include "agent/build_info.h"
+#include "agent/check_command.h"
+#include "agent/log.h"
+
+namespace {
+
+using namespace assets;
+
+constexpr auto kStopBudget = std::chrono::milliseconds(1500);
+constexpr int kSnapshotRefreshSeconds = 5;
+
+void print_config_errors(const ConfigLoadError& e) {
+  for (const auto& error : e.errors()) std::cerr << error.to_string() << '\n';
+  std::cerr << e.errors().size() << (e.errors().size() == 1 ? " error" : " errors") << " in the configuration\n";
+}
+
+int run_daemon(const AgentOptions& options, const sigset_t& signals) {
+  Agent agent(collector_registry(), options);
+  agent.start();
+  for (int port : agent.ports()) {
+    log::info("listening", {{"port", std::to_string(port)}, {"url", "http://127.0.0.1:" + std::to_string(port) + "/metrics"}});
+  }
+  const timespec refresh{kSnapshotRefreshSeconds, 0};
+  for (;;) {
+    const int signal_number = sigtimedwait(&signals, nullptr, &refresh);
+    if (signal_number < 0) {
+      // Process metrics age between collector runs; refresh them on a slow tick.
+      agent.store().refresh();
+    } else if (signal_number == SIGHUP) {
+      log::info("reloading configuration", {{"trigger", "SIGHUP"}});
+      agent.reload();
+    } else {
+      log::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      if (!agent.stop(kStopBudget)) {
+        // A collector stuck in a blocking call must not hold the process past its stop budget.
+        log::warn("collector runs did not end in time; exiting without waiting for them");
+        std::cerr.flush();
+        _exit(kExitOk);
+      }
+      return kExitOk;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Fewer malloc arenas: this is a small, mostly idle process with several threads.
+  mallopt(M_ARENA_MAX, 2);
+
+  CLI::App app{"assets-agent: health, containers, backups and certificates of an Assets host, for Prometheus"};
+  app.set_version_flag("--version", std::string(build::kVersion) + " (revision " + build::kRevision + ")");
+  std::optional<std::string> config_file;
+  AgentOptions options;
+  std::vector<std::string> listen_addresses;
+  std::string web_config_file;
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+  app.add_option("--config.file", config_file, "Configuration file (YAML); without it the embedded default runs");
+  app.add_option("--web.listen-address", listen_addresses, "Address to listen on (repeatable); default :9842")
+      ->take_all();
+  app.add_option("--web.config.file", web_config_file, "Reserved for TLS and basic auth of the endpoints");
+  app.add_option("--log.level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--log.format", log_format, "logfmt or json")->check(CLI::IsMember({"logfmt", "json"}));
+
+  auto* check = app.add_subcommand("check", "Run every check once, print a table, exit 0 when all pass, 1 if not");
+  check->fallthrough();
+  std::string check_format = "text";
+  check->add_option("--format", check_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  auto* config_command = app.add_subcommand("config", "Configuration commands");
+  config_command->fallthrough();
+  config_command->require_subcommand(1);
+  auto* config_check = config_command->add_subcommand("check", "Validate the configuration and exit 0, or 2");
+  config_check->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitConfigError;
+  }
+  log::configure(*log::parse_level(log_level), *log::parse_format(log_format));
+  if (!web_config_file.empty()) {
+    std::cerr << "--web.config.file is not supported yet\n";
+    return kExitConfigError;
+  }
+
+  try {
+    if (config_check->parsed()) {
+      if (!config_file) {
+        std::cerr << "config check needs --config.file\n";
+        return kExitConfigError;
+      }
+      load_config_or_throw(config_file);
+      std::cout << *config_file << ": ok\n";
+      return kExitOk;
+    }
+    if (check->parsed()) {
+      const Config config = load_config_or_throw(config_file);
+      return run_check_command(collector_registry(), config,
+                               check_format == "json" ? CheckFormat::json : CheckFormat::text, std::cout);
+    }
+
+    // Signals are taken by the main thread alone: block them before any thread starts.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    options.config_file = config_file;
+    if (!listen_addresses.empty()) options.web.listen_addresses = listen_addresses;
+    return run_daemon(options, signals);
+  } catch (const ConfigLoadError& e) {
+    print_config_errors(e);
+    return e.exit_code();
+  } catch (const AgentError& e) {
+    log::error("cannot start", {{"error", e.what()}});
+    return e.exit_code();
+  }
+}

@@ -1,0 +1,78 @@
+#pragma once
+// Holds the latest result of every collector and publishes an immutable Snapshot: the
+// /metrics body and its gzip, rendered once per change, never per scrape.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/collector.h"
+#include "agent/self_metrics.h"
+
+namespace assets {
+
+struct CollectorRun {
+  bool success = false;
+  double duration_seconds = 0;
+  double timestamp_seconds = 0;  // Unix time the run finished
+  std::string error;             // why it failed; empty on success
+  CollectResult result;
+};
+
+struct CollectorView {
+  std::string name;
+  bool has_run = false;
+  bool success = false;
+  double duration_seconds = 0;
+  double last_run_timestamp_seconds = 0;
+  std::string error;
+  std::vector<TargetStatus> targets;
+};
+
+struct Snapshot {
+  std::string text;  // text exposition format 0.0.4
+  std::string gzip;  // the same, gzip-compressed
+  std::vector<CollectorView> collectors;
+  bool ready = false;  // every collector has run at least once
+  ReloadStatus reload;
+  std::string config_source;
+};
+
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+std::string gzip_compress(std::string_view data);
+
+class Store {
+ public:
+  explicit Store(double agent_start_time);
+
+  // The collectors of the current configuration. Results of collectors that stay are kept
+  // until their next run; the others are dropped.
+  void set_collectors(const std::vector<std::string>& names, std::string config_source);
+  // Ignored when `name` is not a current collector (a run that outlived a reload).
+  void record(const std::string& name, CollectorRun run);
+  void set_reload_status(ReloadStatus status);
+  // Re-renders with fresh process metrics.
+  void refresh();
+
+  std::shared_ptr<const Snapshot> snapshot() const;
+
+ private:
+  struct Entry {
+    CollectorView view;
+    std::string text;  // this collector's families, serialised once per run
+  };
+  void publish_locked();
+
+  std::mutex mutex_;
+  double agent_start_time_;
+  std::vector<Entry> entries_;
+  ReloadStatus reload_;
+  std::string config_source_;
+
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const Snapshot> snapshot_;
+};
+
+}  // namespace assets

@@ -1,0 +1,193 @@
+#include "agent/web_server.h"
+
+#include <civetweb.h>
+
+#include <cctype>
+#include <mutex>
+#include <stdexcept>
+
+#include "agent/log.h"
+
+namespace assets {
+namespace {
+
+struct Response {
+  int status = 200;
+  std::string_view content_type = "text/plain; charset=utf-8";
+  std::string_view body;
+  std::vector<std::pair<const char*, std::string>> headers;
+};
+
+void send(mg_connection* connection, const Response& response, bool head_only) {
+  mg_response_header_start(connection, response.status);
+  mg_response_header_add(connection, "Content-Type", std::string(response.content_type).c_str(), -1);
+  mg_response_header_add(connection, "Content-Length", std::to_string(response.body.size()).c_str(), -1);
+  for (const auto& [name, value] : response.headers) mg_response_header_add(connection, name, value.c_str(), -1);
+  mg_response_header_send(connection);
+  if (!head_only && !response.body.empty()) mg_write(connection, response.body.data(), response.body.size());
+}
+
+std::string g_start_error;  // the last message civetweb logged while starting
+std::mutex g_start_error_mutex;
+
+int log_civetweb_message(const mg_connection*, const char* message) {
+  {
+    std::lock_guard lock(g_start_error_mutex);
+    g_start_error = message;
+  }
+  log::warn("web server", {{"error", message}});
+  return 1;
+}
+
+}  // namespace
+
+std::string to_civetweb_port(const std::string& listen_address) {
+  if (!listen_address.empty() && listen_address.front() == ':') return listen_address.substr(1);
+  return listen_address;
+}
+
+bool accepts_gzip(std::string_view accept_encoding) {
+  std::size_t start = 0;
+  while (start < accept_encoding.size()) {
+    auto end = accept_encoding.find(',', start);
+    if (end == std::string_view::npos) end = accept_encoding.size();
+    std::string token(accept_encoding.substr(start, end - start));
+    std::string compact;
+    for (char c : token) {
+      if (!std::isspace(static_cast<unsigned char>(c))) compact += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (compact.rfind("gzip", 0) == 0 || compact.rfind("*", 0) == 0) {
+      const auto q = compact.find(";q=");
+      if (q == std::string::npos) return true;
+      if (std::strtod(compact.c_str() + q + 3, nullptr) > 0) return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandler reload)
+    : store_(store), reload_(std::move(reload)) {
+  mg_init_library(0);
+  std::string ports;
+  for (const auto& address : options.listen_addresses) {
+    if (!ports.empty()) ports += ',';
+    ports += to_civetweb_port(address);
+  }
+  const std::string threads = std::to_string(options.threads);
+  const std::string max_request = std::to_string(options.max_request_bytes);
+  const std::string request_timeout = std::to_string(options.request_timeout_ms);
+  const char* civetweb_options[] = {"listening_ports", ports.c_str(),
+                                    "num_threads", threads.c_str(),
+                                    "max_request_size", max_request.c_str(),
+                                    "request_timeout_ms", request_timeout.c_str(),
+                                    "enable_keep_alive", "yes",
+                                    "keep_alive_timeout_ms", "30000",
+                                    "enable_directory_listing", "no",
+                                    nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = log_civetweb_message;
+  context_ = mg_start(&callbacks, this, civetweb_options);
+  if (context_ == nullptr) {
+    mg_exit_library();
+    std::lock_guard lock(g_start_error_mutex);
+    throw std::runtime_error("cannot listen on " + ports + (g_start_error.empty() ? "" : ": " + g_start_error));
+  }
+  mg_set_request_handler(context_, "/", &WebServer::dispatch, this);
+}
+
+WebServer::~WebServer() {
+  mg_stop(context_);
+  mg_exit_library();
+}
+
+std::vector<int> WebServer::ports() const {
+  std::vector<mg_server_port> found(16);
+  const int count = mg_get_server_ports(context_, static_cast<int>(found.size()), found.data());
+  std::vector<int> out;
+  for (int i = 0; i < count; ++i) out.push_back(found[static_cast<std::size_t>(i)].port);
+  return out;
+}
+
+int WebServer::dispatch(mg_connection* connection, void* self_pointer) {
+  auto& self = *static_cast<WebServer*>(self_pointer);
+  const mg_request_info* request = mg_get_request_info(connection);
+  const std::string_view path = request->local_uri != nullptr ? request->local_uri : "";
+  const std::string_view method = request->request_method != nullptr ? request->request_method : "";
+  const bool read_method = method == "GET" || method == "HEAD";
+  const bool head_only = method == "HEAD";
+
+  Response response;
+  auto method_not_allowed = [&](std::string allowed) {
+    response.status = 405;
+    response.body = "method not allowed\n";
+    response.headers.emplace_back("Allow", std::move(allowed));
+  };
+
+  // The snapshot is held for the whole response, so a swap during the write is harmless.
+  std::shared_ptr<const Snapshot> snapshot;
+  std::string page;
+  if (path == "/metrics") {
+    if (!read_method) {
+      method_not_allowed("GET, HEAD");
+    } else {
+      snapshot = self.store_.snapshot();
+      response.content_type = kMetricsContentType;
+      const char* accept = mg_get_header(connection, "Accept-Encoding");
+      if (accept != nullptr && accepts_gzip(accept)) {
+        response.body = snapshot->gzip;
+        response.headers.emplace_back("Content-Encoding", "gzip");
+      } else {
+        response.body = snapshot->text;
+      }
+      response.headers.emplace_back("Vary", "Accept-Encoding");
+    }
+  } else if (path == "/healthz") {
+    if (!read_method) {
+      method_not_allowed("GET, HEAD");
+    } else {
+      response.body = "ok\n";
+    }
+  } else if (path == "/-/ready") {
+    if (!read_method) {
+      method_not_allowed("GET, HEAD");
+    } else {
+      snapshot = self.store_.snapshot();
+      if (snapshot->ready) {
+        response.body = "ready\n";
+      } else {
+        response.status = 503;
+        page = "not ready: waiting for the first run of";
+        for (const auto& collector : snapshot->collectors) {
+          if (!collector.has_run) page += " " + collector.name;
+        }
+        page += "\n";
+        response.body = page;
+      }
+    }
+  } else if (path == "/-/reload") {
+    if (method != "POST" && method != "PUT") {
+      method_not_allowed("POST, PUT");
+    } else {
+      const ReloadOutcome outcome = self.reload_();
+      response.status = outcome.success ? 200 : 500;
+      page = outcome.message + "\n";
+      response.body = page;
+    }
+  } else if (path == "/") {
+    if (!read_method) {
+      method_not_allowed("GET, HEAD");
+    } else {
+      page = render_status_page(*self.store_.snapshot());
+      response.content_type = "text/html; charset=utf-8";
+      response.body = page;
+    }
+  } else {
+    response.status = 404;
+    response.body = "not found\n";
+  }
+  send(connection, response, head_only);
+  return response.status;
+}
+
+}  // namespace assets

@@ -1,0 +1,54 @@
+#pragma once
+// The HTTP endpoints, on civetweb: /metrics serves the latest snapshot as it is; nothing
+// here waits on a target.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agent/store.h"
+
+struct mg_context;
+struct mg_connection;
+
+namespace assets {
+
+struct WebOptions {
+  std::vector<std::string> listen_addresses{":9842"};
+  int threads = 4;                  // connections served at once
+  int max_request_bytes = 8192;     // request line and headers
+  int request_timeout_ms = 10000;
+};
+
+struct ReloadOutcome {
+  bool success = false;
+  std::string message;
+};
+
+class WebServer {
+ public:
+  using ReloadHandler = std::function<ReloadOutcome()>;
+
+  // Throws std::runtime_error naming the address when it cannot listen.
+  WebServer(const WebOptions& options, const Store& store, ReloadHandler reload);
+  ~WebServer();
+  WebServer(const WebServer&) = delete;
+  WebServer& operator=(const WebServer&) = delete;
+
+  std::vector<int> ports() const;
+
+ private:
+  static int dispatch(::mg_connection* connection, void* self);
+
+  const Store& store_;
+  ReloadHandler reload_;
+  mg_context* context_ = nullptr;
+};
+
+// ":9842" -> "9842", "127.0.0.1:0" stays, "[::1]:9842" stays: civetweb's listening_ports.
+std::string to_civetweb_port(const std::string& listen_address);
+// Whether an Accept-Encoding header value admits gzip.
+bool accepts_gzip(std::string_view accept_encoding);
+
+std::string render_status_page(const Snapshot& snapshot);
+
+}  // namespace assets

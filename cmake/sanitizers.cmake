@@ -1,0 +1,11 @@
+# ASSETS_SANITIZE=address (address+undefined) or thread, applied to every target.
+set(ASSETS_SANITIZE "" CACHE STRING "Sanitizer build: address or thread")
+if(ASSETS_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(ASSETS_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT ASSETS_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "ASSETS_SANITIZE must be address or thread, not ${ASSETS_SANITIZE}")
+endif()

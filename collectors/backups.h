@@ -1,0 +1,10 @@
+#pragma once
+#include <optional>
+
+#include "agent/collector.h"
+
+namespace assets {
+
+std::optional<CollectorSpec> make_backups_collector(const Config& config);
+
+}  // namespace assets

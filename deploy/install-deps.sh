@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing and benchmarking) assets-agent needs
+# from Debian 12 packages. Idempotent: installs only what is missing; sudo only when not root.
+set -euo pipefail
+
+build_packages=(
+  cmake g++ make ninja-build pkg-config git
+  prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libcurl4-openssl-dev libpq-dev
+  libssl-dev nlohmann-json3-dev zlib1g-dev libre2-dev libcli11-dev
+  libgtest-dev libgmock-dev
+)
+test_packages=(
+  curl openssl ca-certificates procps
+  postgresql postgresql-client
+  podman runc busybox-static
+  prometheus prometheus-alertmanager
+  nginx docker-compose wrk systemd
+)
+bench_packages=(
+  prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter hyperfine
+)
+
+packages=("${build_packages[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) packages+=("${test_packages[@]}") ;;
+    --bench) packages+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# Services that packages start on install (nginx, postgresql, prometheus...) are not used:
+# tests start their own instances on free loopback ports.
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,158 @@
+// The real binary, started as an operator would: port 0, endpoints, signals, exit codes.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/test_support.h"
+
+namespace assets {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Starts the agent and waits for its "listening" log line to learn the port.
+class AgentProcess {
+ public:
+  AgentProcess(const testing::TempDir& dir, std::vector<std::string> extra_args) : log_(dir / "agent.log") {
+    std::vector<std::string> argv{testing::agent_binary(), "--web.listen-address", "127.0.0.1:0"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    process_ = testing::Process(argv, log_.string());
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    const std::regex listening("msg=listening port=([0-9]+)");
+    while (std::chrono::steady_clock::now() < deadline && process_.running()) {
+      std::smatch match;
+      const std::string log = read_file(log_);
+      if (std::regex_search(log, match, listening)) {
+        port_ = std::stoi(match[1]);
+        return;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  int port() const { return port_; }
+  testing::Process& process() { return process_; }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  std::filesystem::path log_;
+  testing::Process process_;
+  int port_ = 0;
+};
+
+TEST(AgentProcess, ServesEveryEndpointAndStopsWithinTwoSecondsOfSigterm) {
+  testing::TempDir dir;
+  dir.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\n");
+  AgentProcess agent(dir, {"--config.file", (dir / "agent.yml").string()});
+  ASSERT_GT(agent.port(), 0) << agent.log();
+
+  const auto metrics = testing::http_request("GET", agent.url("/metrics"));
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics.body.find("assets_agent_build_info{"), std::string::npos);
+  EXPECT_NE(metrics.body.find("process_resident_memory_bytes "), std::string::npos);
+  const auto gzipped = testing::http_request("GET", agent.url("/metrics"), {"Accept-Encoding: gzip"});
+  EXPECT_EQ(gzipped.content_encoding, "gzip");
+  EXPECT_EQ(testing::http_request("GET", agent.url("/healthz")).status, 200);
+  EXPECT_EQ(testing::http_request("GET", agent.url("/-/ready")).status, 200);
+  const auto page = testing::http_request("GET", agent.url("/"));
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(testing::http_request("GET", agent.url("/missing")).status, 404);
+  EXPECT_EQ(testing::http_request("PUT", agent.url("/metrics")).status, 405);
+  EXPECT_EQ(testing::http_request("POST", agent.url("/-/reload")).status, 200);
+
+  const auto started = std::chrono::steady_clock::now();
+  const int status = agent.process().stop(SIGTERM, 2s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  ASSERT_NE(status, -1) << "did not exit within 2 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(AgentProcess, SighupWithABadFileKeepsRunning) {
+  testing::TempDir dir;
+  dir.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\n");
+  AgentProcess agent(dir, {"--config.file", (dir / "agent.yml").string()});
+  ASSERT_GT(agent.port(), 0) << agent.log();
+  dir.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\n  bogus: 1\n");
+  kill(agent.process().pid(), SIGHUP);
+  std::string body;
+  for (int i = 0; i < 100 && body.find("assets_agent_config_last_reload_successful 0") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    body = testing::http_request("GET", agent.url("/metrics")).body;
+  }
+  EXPECT_NE(body.find("assets_agent_config_last_reload_successful 0"), std::string::npos);
+  EXPECT_NE(agent.log().find("agent.yml:4:3: global.bogus: unknown key"), std::string::npos);
+  EXPECT_TRUE(agent.process().running());
+}
+
+TEST(AgentProcess, EmbeddedDefaultOutputPassesPromtool) {
+  const std::string promtool = testing::find_program("promtool");
+  ASSETS_REQUIRE_COMPONENT(!promtool.empty(), "promtool (package prometheus)");
+  testing::TempDir dir;
+  AgentProcess agent(dir, {});
+  ASSERT_GT(agent.port(), 0) << agent.log();
+  // Wait until every collector of the default config has run once, so their metrics are in.
+  for (int i = 0; i < 300 && testing::http_request("GET", agent.url("/-/ready")).status != 200; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  const auto metrics = testing::http_request("GET", agent.url("/metrics"));
+  ASSERT_EQ(metrics.status, 200);
+  dir.write("metrics.txt", metrics.body);
+  std::string output;
+  const int code = testing::run_command({"sh", "-c", promtool + " check metrics < " + (dir / "metrics.txt").string()},
+                                        &output);
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_EQ(output, "") << output;
+}
+
+TEST(AgentCli, ConfigCheckExitCodes) {
+  testing::TempDir dir;
+  dir.write("good.yml", "global:\n  interval: 1m\n");
+  dir.write("bad.yml", "global:\n  interval: 1m\n  timeout: 2m\nhealth: {}\n");
+  std::string output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--config.file", (dir / "good.yml").string()},
+                                 &output),
+            0)
+      << output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--config.file", (dir / "bad.yml").string()},
+                                 &output),
+            2);
+  const std::string bad = (dir / "bad.yml").string();
+  EXPECT_NE(output.find(bad + ":3:12: global.timeout: must be shorter than interval (2m >= 1m)"), std::string::npos)
+      << output;
+  EXPECT_NE(output.find(bad + ":4:9: health: must be a list of checks"), std::string::npos) << output;
+  EXPECT_NE(output.find("2 errors in the configuration"), std::string::npos) << output;
+  // The daemon refuses the same file with the same code.
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "--config.file", bad}, &output), 2);
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "--no-such-flag"}, &output), 2);
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "--version"}, &output), 0);
+  EXPECT_NE(output.find("0.1.0"), std::string::npos);
+}
+
+TEST(AgentCli, CheckWithNothingToCheckPasses) {
+  testing::TempDir dir;
+  dir.write("empty.yml", "global:\n  interval: 1m\n");
+  std::string output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "check", "--config.file", (dir / "empty.yml").string()}, &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("0 targets, 0 down"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace assets

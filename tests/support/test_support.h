@@ -1,0 +1,86 @@
+#pragma once
+// Helpers shared by the tests: temp dirs, free loopback ports, child processes, and the
+// rule that a real component which cannot start fails the run under CI=true.
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace assets::testing {
+
+// True when CI=true: missing components are failures, not skips.
+bool in_ci();
+
+// Skips the test, or fails it under CI=true, when `what` is unavailable.
+#define ASSETS_REQUIRE_COMPONENT(available, what)                                  \
+  do {                                                                             \
+    if (!(available)) {                                                            \
+      if (::assets::testing::in_ci()) FAIL() << "required component missing: " << (what); \
+      GTEST_SKIP() << "component missing (set CI=true to fail instead): " << (what);        \
+    }                                                                              \
+  } while (0)
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  void write(const std::string& name, const std::string& contents) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Binds 127.0.0.1:0, reads the port back and closes the socket.
+int free_tcp_port();
+// Polls until something accepts on 127.0.0.1:port, or the timeout passes.
+bool wait_for_tcp(int port, std::chrono::milliseconds timeout);
+// An absolute path to an executable in PATH or at the given path; empty when absent.
+std::string find_program(const std::string& name);
+
+// A child process in its own process group; killed (SIGTERM, then SIGKILL) on destruction.
+class Process {
+ public:
+  Process() = default;
+  explicit Process(const std::vector<std::string>& argv, const std::string& log_file = "");
+  ~Process();
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&& other) noexcept;
+
+  int pid() const { return pid_; }
+  bool running();
+  // Sends a signal; returns the exit status after waiting at most `timeout`, or -1.
+  int stop(int signal, std::chrono::milliseconds timeout);
+
+ private:
+  int pid_ = -1;
+  int status_ = -1;
+};
+
+struct HttpResponse {
+  long status = 0;  // 0 when no response arrived
+  std::string body;
+  std::string content_type;
+  std::string content_encoding;
+  std::string error;
+};
+// A plain libcurl request; the body is returned as received (no decompression).
+HttpResponse http_request(const std::string& method, const std::string& url,
+                          const std::vector<std::string>& headers = {}, long timeout_ms = 5000);
+// Decompresses a gzip body.
+std::string gunzip(const std::string& data);
+
+// Runs a command to completion, returns its exit status; output goes to `output`.
+int run_command(const std::vector<std::string>& argv, std::string* output = nullptr);
+
+// Path of the built assets-agent binary (set by CMake).
+std::string agent_binary();
+// Source tree root (set by CMake).
+std::filesystem::path source_dir();
+
+}  // namespace assets::testing

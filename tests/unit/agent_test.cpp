@@ -1,0 +1,166 @@
+#include "agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/fake_collector.h"
+#include "tests/support/test_support.h"
+
+namespace assets {
+namespace {
+
+using namespace std::chrono_literals;
+
+testing::FakeBehaviour g_behaviour;
+
+// Enabled when the config has health checks, so a test can switch it by config.
+std::optional<CollectorSpec> make_fake(const Config& config) {
+  if (config.health.empty()) return std::nullopt;
+  return CollectorSpec{std::make_unique<testing::FakeCollector>("assets_test_fake", g_behaviour),
+                       config.global.interval, config.global.timeout};
+}
+
+constexpr RegistryEntry kFakeRegistry[] = {{"fake", make_fake}};
+
+const char* kGoodConfig = R"(global:
+  interval: 200ms
+  timeout: 100ms
+health:
+  - name: api
+    kind: http
+    url: http://127.0.0.1:1/
+)";
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return predicate();
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_behaviour.runs = 0;
+    dir_.write("agent.yml", kGoodConfig);
+    AgentOptions options;
+    options.config_file = (dir_ / "agent.yml").string();
+    options.web.listen_addresses = {"127.0.0.1:0"};
+    options.max_start_jitter = 0ms;
+    agent_ = std::make_unique<Agent>(kFakeRegistry, options);
+    agent_->start();
+    base_ = "http://127.0.0.1:" + std::to_string(agent_->ports().at(0));
+  }
+  void TearDown() override { EXPECT_TRUE(agent_->stop(2s)); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Agent> agent_;
+  std::string base_;
+};
+
+TEST_F(AgentTest, EndpointsAnswerWithTheRightStatusAndType) {
+  ASSERT_TRUE(eventually([&] { return testing::http_request("GET", base_ + "/-/ready").status == 200; }));
+
+  auto metrics = testing::http_request("GET", base_ + "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics.body.find("assets_test_fake{run=\"x\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("assets_agent_config_last_reload_successful 1"), std::string::npos);
+
+  auto gzipped = testing::http_request("GET", base_ + "/metrics", {"Accept-Encoding: gzip"});
+  EXPECT_EQ(gzipped.status, 200);
+  EXPECT_EQ(gzipped.content_encoding, "gzip");
+  EXPECT_NE(testing::gunzip(gzipped.body).find("# TYPE assets_collector_success gauge"), std::string::npos);
+
+  EXPECT_EQ(testing::http_request("HEAD", base_ + "/metrics").status, 200);
+  auto healthz = testing::http_request("GET", base_ + "/healthz");
+  EXPECT_EQ(healthz.status, 200);
+  EXPECT_EQ(healthz.body, "ok\n");
+  auto page = testing::http_request("GET", base_ + "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("assets_test_fake"), std::string::npos);
+
+  EXPECT_EQ(testing::http_request("GET", base_ + "/nothing-here").status, 404);
+  EXPECT_EQ(testing::http_request("POST", base_ + "/metrics").status, 405);
+  EXPECT_EQ(testing::http_request("GET", base_ + "/-/reload").status, 405);
+  EXPECT_EQ(testing::http_request("DELETE", base_ + "/healthz").status, 405);
+}
+
+TEST_F(AgentTest, BadReloadKeepsTheRunningConfiguration) {
+  ASSERT_TRUE(eventually([&] { return g_behaviour.runs >= 1; }));
+  dir_.write("agent.yml", "global:\n  interval: soon\n");
+  auto reload = testing::http_request("POST", base_ + "/-/reload");
+  EXPECT_EQ(reload.status, 500);
+  EXPECT_NE(reload.body.find("agent.yml:2:13: global.interval: not a valid duration"), std::string::npos);
+
+  const int runs_after_bad_reload = g_behaviour.runs;
+  EXPECT_TRUE(eventually([&] { return g_behaviour.runs >= runs_after_bad_reload + 2; }))
+      << "the old configuration's collector stopped running";
+  auto metrics = testing::http_request("GET", base_ + "/metrics");
+  EXPECT_NE(metrics.body.find("assets_agent_config_last_reload_successful 0"), std::string::npos);
+  EXPECT_NE(metrics.body.find("assets_test_fake"), std::string::npos);
+
+  dir_.write("agent.yml", kGoodConfig);
+  EXPECT_EQ(testing::http_request("POST", base_ + "/-/reload").status, 200);
+  metrics = testing::http_request("GET", base_ + "/metrics");
+  EXPECT_NE(metrics.body.find("assets_agent_config_last_reload_successful 1"), std::string::npos);
+}
+
+TEST_F(AgentTest, ReloadThatDisablesACollectorDropsItsMetrics) {
+  ASSERT_TRUE(eventually([&] { return g_behaviour.runs >= 1; }));
+  dir_.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\n");
+  EXPECT_EQ(testing::http_request("POST", base_ + "/-/reload").status, 200);
+  const auto metrics = testing::http_request("GET", base_ + "/metrics");
+  EXPECT_EQ(metrics.body.find("assets_test_fake"), std::string::npos);
+  EXPECT_EQ(testing::http_request("GET", base_ + "/-/ready").status, 200);
+}
+
+TEST(AgentStart, ConfigErrorsAreTyped) {
+  testing::TempDir dir;
+  dir.write("bad.yml", "global:\n  timeout: 1m\n");
+  AgentOptions options;
+  options.config_file = (dir / "bad.yml").string();
+  options.web.listen_addresses = {"127.0.0.1:0"};
+  Agent agent(kFakeRegistry, options);
+  try {
+    agent.start();
+    FAIL() << "expected ConfigLoadError";
+  } catch (const ConfigLoadError& e) {
+    EXPECT_EQ(e.exit_code(), kExitConfigError);
+    ASSERT_EQ(e.errors().size(), 1U);
+    EXPECT_EQ(e.errors()[0].path, "global.timeout");
+  }
+}
+
+TEST(AgentStart, ListenFailureIsAStartupError) {
+  WebOptions taken;
+  taken.listen_addresses = {"127.0.0.1:0"};
+  Store store(1);
+  WebServer first(taken, store, [] { return ReloadOutcome{}; });
+  AgentOptions options;
+  options.web.listen_addresses = {"127.0.0.1:" + std::to_string(first.ports().at(0))};
+  Agent agent(kFakeRegistry, options);
+  try {
+    agent.start();
+    FAIL() << "expected StartupError";
+  } catch (const StartupError& e) {
+    EXPECT_EQ(e.exit_code(), kExitStartupError);
+    EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:"), std::string::npos);
+  }
+}
+
+TEST(WebHelpers, AcceptEncodingAndListenAddresses) {
+  EXPECT_TRUE(accepts_gzip("gzip"));
+  EXPECT_TRUE(accepts_gzip("deflate, gzip;q=0.5"));
+  EXPECT_TRUE(accepts_gzip("*"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=0"));
+  EXPECT_FALSE(accepts_gzip("identity"));
+  EXPECT_EQ(to_civetweb_port(":9842"), "9842");
+  EXPECT_EQ(to_civetweb_port("127.0.0.1:0"), "127.0.0.1:0");
+}
+
+}  // namespace
+}  // namespace assets

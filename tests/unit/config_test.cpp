@@ -1,0 +1,165 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/test_support.h"
+
+namespace assets {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+fs::path testdata() { return testing::source_dir() / "tests" / "testdata"; }
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Each invalid-*.yml states the errors it must produce in "# expect: line:col: path: message" lines.
+std::vector<std::string> expected_errors(const fs::path& file) {
+  std::vector<std::string> expected;
+  std::istringstream lines(read_file(file));
+  std::string line;
+  const std::string marker = "# expect: ";
+  while (std::getline(lines, line)) {
+    if (line.rfind(marker, 0) == 0) expected.push_back(file.string() + ":" + line.substr(marker.size()));
+  }
+  return expected;
+}
+
+std::vector<fs::path> invalid_files() {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(testdata())) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("invalid-", 0) == 0 && entry.path().extension() == ".yml") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class InvalidConfig : public ::testing::TestWithParam<fs::path> {};
+
+TEST_P(InvalidConfig, ReportsEveryErrorWithPosition) {
+  const fs::path file = GetParam();
+  const auto expected = expected_errors(file);
+  ASSERT_FALSE(expected.empty()) << file << " has no '# expect:' line";
+  const ConfigResult result = load_config_file(file.string());
+  EXPECT_FALSE(result.config.has_value());
+  std::vector<std::string> actual;
+  for (const auto& error : result.errors) actual.push_back(error.to_string());
+  EXPECT_EQ(actual, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(Testdata, InvalidConfig, ::testing::ValuesIn(invalid_files()),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param.stem().string();
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(InvalidConfigFiles, AtLeastTwentyFive) { EXPECT_GE(invalid_files().size(), 25U); }
+
+TEST(Config, EmbeddedDefaultIsValid) {
+  const ConfigResult result = load_default_config();
+  ASSERT_TRUE(result.config.has_value()) << (result.errors.empty() ? "" : result.errors.front().to_string());
+  const Config& config = *result.config;
+  EXPECT_EQ(config.global.interval, 30s);
+  EXPECT_EQ(config.global.timeout, 10s);
+  ASSERT_EQ(config.health.size(), 5U);
+  EXPECT_EQ(config.health[0].http.url, "http://127.0.0.1:8000/healthz");
+  EXPECT_EQ(config.health[3].kind, CheckKind::tcp);
+  EXPECT_EQ(config.health[3].tcp.send, "PING\r\n");
+  EXPECT_EQ(config.health[4].kind, CheckKind::postgres);
+  EXPECT_TRUE(config.containers.enabled);
+  EXPECT_EQ(config.containers.socket, "/var/run/docker.sock");
+  ASSERT_EQ(config.backups.size(), 1U);
+  EXPECT_EQ(config.backups[0].path, "/var/backups/assets");
+  EXPECT_TRUE(config.certificates.enabled);
+  EXPECT_EQ(config.certificates.files, std::vector<std::string>{"/etc/letsencrypt/live/*/fullchain.pem"});
+}
+
+TEST(Config, ShippedExampleIsValid) {
+  // The example reads Docker secrets from /run/secrets; point it at stand-ins.
+  testing::TempDir dir;
+  dir.write("assets_monitor_token", "token\n");
+  dir.write("db_monitor_password", "password\n");
+  std::string yaml = read_file(testing::source_dir() / "deploy" / "assets-agent.yml");
+  for (auto at = yaml.find("/run/secrets"); at != std::string::npos; at = yaml.find("/run/secrets", at)) {
+    yaml.replace(at, 12, dir.path().string());
+  }
+  const ConfigResult result = parse_config(yaml, "assets-agent.yml");
+  ASSERT_TRUE(result.config.has_value()) << (result.errors.empty() ? "" : result.errors.front().to_string());
+}
+
+TEST(Config, DefaultsComeFromTheStructs) {
+  const ConfigResult result = parse_config("health:\n  - name: api\n    kind: http\n    url: http://x/\n", "t.yml");
+  ASSERT_TRUE(result.config.has_value());
+  const HttpCheck& http = result.config->health[0].http;
+  EXPECT_EQ(http.method, "GET");
+  EXPECT_EQ(http.valid_status_codes, std::vector<StatusRange>{StatusRange{}});
+  EXPECT_TRUE(http.follow_redirects);
+  EXPECT_EQ(http.max_body_bytes, 1U << 20);
+  EXPECT_EQ(result.config->interval_or_default(result.config->health[0].interval), 30s);
+  EXPECT_FALSE(result.config->containers.enabled);
+  EXPECT_FALSE(result.config->certificates.enabled);
+}
+
+TEST(Config, ExpandsEnvironmentVariables) {
+  setenv("ASSETS_AGENT_TEST_HOST", "10.0.0.7", 1);
+  const ConfigResult result = parse_config(
+      "health:\n  - name: api\n    kind: http\n    url: http://${ASSETS_AGENT_TEST_HOST}:8000/$$path\n", "t.yml");
+  ASSERT_TRUE(result.config.has_value());
+  EXPECT_EQ(result.config->health[0].http.url, "http://10.0.0.7:8000/$path");
+}
+
+TEST(Config, ReadsSecretsFromFilesAndNeverPrintsThem) {
+  testing::TempDir dir;
+  const std::string secret = "s3cr3t-Pa55word-for-test";
+  dir.write("password", secret + "\n");
+  const std::string yaml = "health:\n  - name: db\n    kind: postgres\n    password_file: " +
+                           (dir / "password").string() + "\n    sslmode: bogus\n";
+  ConfigResult result = parse_config(yaml, "t.yml");
+  ASSERT_FALSE(result.config.has_value());
+  for (const auto& error : result.errors) EXPECT_EQ(error.to_string().find(secret), std::string::npos);
+
+  result = parse_config(yaml.substr(0, yaml.find("    sslmode")), "t.yml");
+  ASSERT_TRUE(result.config.has_value());
+  EXPECT_EQ(result.config->health[0].postgres.password.reveal(), secret);
+}
+
+TEST(Config, InlineSecretWithWrongTypeDoesNotEchoIt) {
+  const ConfigResult result =
+      parse_config("health:\n  - name: db\n    kind: postgres\n    password: [hunter2-secret]\n", "t.yml");
+  ASSERT_EQ(result.errors.size(), 1U);
+  EXPECT_EQ(result.errors[0].to_string().find("hunter2-secret"), std::string::npos);
+  EXPECT_EQ(result.errors[0].to_string(), "t.yml:4:15: health[0].password: must be a value, not a list");
+}
+
+TEST(Config, MissingFileIsAnError) {
+  const ConfigResult result = load_config_file("/nonexistent/assets-agent.yml");
+  ASSERT_EQ(result.errors.size(), 1U);
+  EXPECT_EQ(result.errors[0].to_string(),
+            "/nonexistent/assets-agent.yml: cannot read /nonexistent/assets-agent.yml: No such file or directory");
+}
+
+TEST(Config, OversizedFileIsRefused) {
+  testing::TempDir dir;
+  dir.write("big.yml", "# " + std::string(5 << 20, 'x') + "\n");
+  const ConfigResult result = load_config_file((dir / "big.yml").string());
+  ASSERT_EQ(result.errors.size(), 1U);
+  EXPECT_NE(result.errors[0].message.find("larger than 4MiB"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace assets

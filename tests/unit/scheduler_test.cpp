@@ -1,0 +1,152 @@
+#include "agent/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/web_server.h"
+#include "tests/support/fake_collector.h"
+#include "tests/support/test_support.h"
+
+namespace assets {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeBehaviour;
+using testing::FakeCollector;
+
+ScheduledCollector fake(const std::string& name, FakeBehaviour& behaviour, Duration interval, Duration timeout) {
+  return {name, CollectorSpec{std::make_unique<FakeCollector>("assets_test_" + name, behaviour), interval, timeout}};
+}
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return predicate();
+}
+
+const CollectorView* find(const Snapshot& snapshot, const std::string& name) {
+  for (const auto& view : snapshot.collectors) {
+    if (view.name == name) return &view;
+  }
+  return nullptr;
+}
+
+TEST(Scheduler, RunsEachCollectorOnItsInterval) {
+  Store store(1);
+  FakeBehaviour fast;
+  FakeBehaviour slow;
+  store.set_collectors({"fast", "slow"}, "t");
+  std::vector<ScheduledCollector> collectors;
+  collectors.push_back(fake("fast", fast, 100ms, 50ms));
+  collectors.push_back(fake("slow", slow, 10s, 1s));
+  Scheduler scheduler(std::move(collectors), store, 2, 0ms);
+  EXPECT_TRUE(eventually([&] { return fast.runs >= 5; }));
+  EXPECT_EQ(slow.runs, 1);
+  EXPECT_TRUE(store.snapshot()->ready);
+}
+
+TEST(Scheduler, ExceptionBecomesFailedRun) {
+  Store store(1);
+  FakeBehaviour behaviour;
+  behaviour.fail = true;
+  store.set_collectors({"broken"}, "t");
+  std::vector<ScheduledCollector> collectors;
+  collectors.push_back(fake("broken", behaviour, 10s, 1s));
+  Scheduler scheduler(std::move(collectors), store, 1, 0ms);
+  ASSERT_TRUE(eventually([&] { return store.snapshot()->ready; }));
+  const auto snapshot = store.snapshot();
+  EXPECT_FALSE(find(*snapshot, "broken")->success);
+  EXPECT_EQ(find(*snapshot, "broken")->error, "fake failure");
+  EXPECT_NE(snapshot->text.find("assets_collector_success{collector=\"broken\"} 0"), std::string::npos);
+}
+
+TEST(Scheduler, OverrunIsAFailureButKeepsResults) {
+  FakeBehaviour behaviour;
+  behaviour.hang = true;
+  FakeCollector collector("assets_test_overrun", behaviour);
+  WorkerPool pool(1);
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(300ms);
+    behaviour.hang = false;
+    behaviour.release.notify_all();
+  });
+  const CollectorRun run = Scheduler::run_once(collector, 100ms, pool);
+  releaser.join();
+  EXPECT_FALSE(run.success);
+  EXPECT_NE(run.error.find("longer than its timeout"), std::string::npos);
+  EXPECT_EQ(run.result.families.size(), 1U);
+}
+
+// The acceptance case: a collector hangs past its timeout; /metrics is served from the
+// snapshot and every scrape answers in under 50 ms, and the other collector keeps running.
+TEST(Scheduler, HangingCollectorDelaysNeitherScrapesNorOtherCollectors) {
+  Store store(1);
+  FakeBehaviour hanging;
+  hanging.hang = true;
+  FakeBehaviour healthy;
+  store.set_collectors({"hanging", "healthy"}, "t");
+  std::vector<ScheduledCollector> collectors;
+  collectors.push_back(fake("hanging", hanging, 1s, 200ms));
+  collectors.push_back(fake("healthy", healthy, 100ms, 50ms));
+  Scheduler scheduler(std::move(collectors), store, 2, 0ms);
+  WebOptions options;
+  options.listen_addresses = {"127.0.0.1:0"};
+  WebServer web(options, store, [] { return ReloadOutcome{true, "ok"}; });
+  const std::string url = "http://127.0.0.1:" + std::to_string(web.ports().at(0)) + "/metrics";
+  ASSERT_TRUE(eventually([&] { return hanging.runs == 1; }));
+
+  const int healthy_runs_before = healthy.runs;
+  for (int i = 0; i < 100; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto response = testing::http_request("GET", url);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    ASSERT_EQ(response.status, 200) << response.error;
+    EXPECT_LT(elapsed, 50ms) << "scrape " << i;
+  }
+  EXPECT_TRUE(eventually([&] { return healthy.runs > healthy_runs_before + 2; }));
+  EXPECT_EQ(hanging.runs, 1);
+  scheduler.request_stop();  // wakes the hanging collector through its stop token
+  EXPECT_TRUE(scheduler.wait_stopped(2s));
+}
+
+TEST(Scheduler, StopWakesSleepingDriversAtOnce) {
+  Store store(1);
+  FakeBehaviour behaviour;
+  store.set_collectors({"idle"}, "t");
+  std::vector<ScheduledCollector> collectors;
+  collectors.push_back(fake("idle", behaviour, 1h, 1s));
+  Scheduler scheduler(std::move(collectors), store, 1, 0ms);
+  ASSERT_TRUE(eventually([&] { return behaviour.runs == 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  scheduler.request_stop();
+  EXPECT_TRUE(scheduler.wait_stopped(1s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+}
+
+TEST(WorkerPool, RunsAllTasksWithBoundedThreads) {
+  WorkerPool pool(3);
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+  std::atomic<int> done{0};
+  std::vector<std::function<void()>> tasks;
+  for (int i = 0; i < 20; ++i) {
+    tasks.emplace_back([&] {
+      const int now = ++running;
+      int seen = peak;
+      while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(5ms);
+      --running;
+      ++done;
+    });
+  }
+  pool.run_all(std::move(tasks));
+  EXPECT_EQ(done, 20);
+  EXPECT_LE(peak, 3);
+}
+
+}  // namespace
+}  // namespace assets
