@@ -1,12 +1,14 @@
 # Thin wrapper: every target installs what it needs, then calls CMake/CTest.
 #   make run    build and run the agent on its embedded default config (:9842)
 #   make test   build and run every test (CI runs this with CI=true)
+#   make bench  measurements against the Debian peers (not part of make test)
+#   make fuzz   the libFuzzer targets in tests/fuzz
 PRESET ?= $(if $(filter true,$(CI)),ci,release)
 BUILD_DIR := build/$(PRESET)
 ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps test-deps configure build run test test-tsan clean
+.PHONY: all deps test-deps bench-deps configure build run test test-tsan bench fuzz clean
 
 all: build
 
@@ -15,6 +17,9 @@ deps:
 
 test-deps:
 	@deploy/install-deps.sh --test
+
+bench-deps:
+	@deploy/install-deps.sh --bench
 
 configure:
 	@cmake --preset $(PRESET) >/dev/null
@@ -36,6 +41,18 @@ test-tsan:
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan --target store_test scheduler_test agent_test
 	@cd build/tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 600 -R '^(Store|Scheduler|WorkerPool|AgentTest)\.'
+
+# Speed and memory side by side with node_exporter, blackbox_exporter, postgres_exporter.
+bench: bench-deps configure
+	@cmake --build --preset $(PRESET)
+	@bench/run.sh $(BUILD_DIR)
+
+# Every libFuzzer target for FUZZ_SECONDS (default 60) each; clang from Debian.
+fuzz:
+	@deploy/install-deps.sh --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+	@tests/fuzz/run.sh build/fuzz
 
 clean:
 	@rm -rf build

@@ -1,4 +1,5 @@
-# ASSETS_SANITIZE=address (address+undefined) or thread, applied to every target.
+# ASSETS_SANITIZE=address (address+undefined), thread, or fuzzer (clang: libFuzzer
+# instrumentation with address+undefined), applied to every target.
 set(ASSETS_SANITIZE "" CACHE STRING "Sanitizer build: address or thread")
 if(ASSETS_SANITIZE STREQUAL "address")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
@@ -6,6 +7,9 @@ if(ASSETS_SANITIZE STREQUAL "address")
 elseif(ASSETS_SANITIZE STREQUAL "thread")
   add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
   add_link_options(-fsanitize=thread)
+elseif(ASSETS_SANITIZE STREQUAL "fuzzer")
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
 elseif(NOT ASSETS_SANITIZE STREQUAL "")
-  message(FATAL_ERROR "ASSETS_SANITIZE must be address or thread, not ${ASSETS_SANITIZE}")
+  message(FATAL_ERROR "ASSETS_SANITIZE must be address, thread or fuzzer, not ${ASSETS_SANITIZE}")
 endif()

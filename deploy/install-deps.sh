@@ -14,8 +14,9 @@ test_packages=(
   postgresql postgresql-client
   podman runc busybox-static
   prometheus prometheus-alertmanager
-  nginx docker-compose wrk systemd
+  nginx docker-compose wrk systemd python3
 )
+fuzz_packages=(clang-14 libclang-rt-14-dev)
 bench_packages=(
   prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter hyperfine
 )
@@ -25,7 +26,8 @@ for arg in "$@"; do
   case "$arg" in
     --test) packages+=("${test_packages[@]}") ;;
     --bench) packages+=("${test_packages[@]}" "${bench_packages[@]}") ;;
-    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+    --fuzz) packages+=("${fuzz_packages[@]}") ;;
+    *) echo "usage: $0 [--test] [--bench] [--fuzz]" >&2; exit 2 ;;
   esac
 done
 

@@ -118,6 +118,14 @@ TEST(AgentProcess, EmbeddedDefaultOutputPassesPromtool) {
                                         &output);
   EXPECT_EQ(code, 0) << output;
   EXPECT_EQ(output, "") << output;
+
+  // Every family the agent exposes is documented.
+  const std::string docs = read_file(testing::source_dir() / "docs" / "metrics.md");
+  const std::regex type_line("# TYPE ([a-z_0-9]+) ");
+  for (auto it = std::sregex_iterator(metrics.body.begin(), metrics.body.end(), type_line); it != std::sregex_iterator();
+       ++it) {
+    EXPECT_NE(docs.find("`" + (*it)[1].str() + "`"), std::string::npos) << (*it)[1] << " is not in docs/metrics.md";
+  }
 }
 
 TEST(AgentCli, ConfigCheckExitCodes) {

@@ -89,6 +89,13 @@ TEST(Config, EmbeddedDefaultIsValid) {
   EXPECT_EQ(config.certificates.files, std::vector<std::string>{"/etc/letsencrypt/live/*/fullchain.pem"});
 }
 
+TEST(Config, DocumentationShowsTheEmbeddedDefault) {
+  std::string yaml(embedded_default_config());
+  yaml = yaml.substr(yaml.find_first_not_of('\n'));
+  EXPECT_NE(read_file(testing::source_dir() / "docs" / "configuration.md").find(yaml), std::string::npos)
+      << "docs/configuration.md must end with the embedded default as agent/default_config.cpp has it";
+}
+
 TEST(Config, ShippedExampleIsValid) {
   // The example reads Docker secrets from /run/secrets; point it at stand-ins.
   testing::TempDir dir;

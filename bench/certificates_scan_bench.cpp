@@ -1,0 +1,96 @@
+// How much CPU the certificates collector spends on many certificate files: a cold run
+// (empty parse cache) and warm runs (every file unchanged, so only stat and metrics).
+// Not a test: run it through bench/certificates_scan.sh.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "agent/collector.h"
+#include "agent/config.h"
+#include "collectors/certificates.h"
+#include "tests/support/cert_factory.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace assets;
+using namespace assets::testing;
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+struct Measured {
+  double cpu = 0;
+  double wall = 0;
+  std::size_t targets = 0;
+  std::size_t up = 0;
+  std::size_t samples = 0;
+};
+
+Measured measure(Collector& collector) {
+  CollectContext context;
+  context.deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  const double cpu_before = cpu_seconds();
+  const auto wall_before = std::chrono::steady_clock::now();
+  const CollectResult result = collector.run(context);
+  Measured measured;
+  measured.cpu = cpu_seconds() - cpu_before;
+  measured.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
+  measured.targets = result.targets.size();
+  for (const auto& target : result.targets) measured.up += target.up ? 1 : 0;
+  for (const auto& family : result.families) measured.samples += family.metric.size();
+  return measured;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int files = argc > 1 ? std::atoi(argv[1]) : 10'000;
+  const fs::path root = argc > 2 ? fs::path(argv[2]) : fs::temp_directory_path() / "assets-certificates-bench";
+  constexpr int kDistinct = 200;
+  constexpr int kPerDirectory = 100;
+
+  fs::remove_all(root);
+  const auto chain = make_chain(CertificateSpec{});
+  std::vector<std::string> contents;
+  for (int i = 0; i < kDistinct; ++i) {
+    CertificateSpec leaf;
+    leaf.common_name = "site-" + std::to_string(i) + ".bench.test";
+    leaf.dns_names = {leaf.common_name, "www." + leaf.common_name};
+    leaf.not_after = from_now(std::chrono::days(10 + i % 80));
+    leaf.key = PrivateKey::shared(KeyAlgorithm::ecdsa_p256);
+    contents.push_back(Certificate::make(leaf, &chain.intermediate).pem() + chain.intermediate.pem());
+  }
+  // certbot-like fullchain.pem files (leaf + intermediate), 100 to a directory.
+  for (int i = 0; i < files; ++i) {
+    write_file(root / ("d" + std::to_string(i / kPerDirectory)) / ("site-" + std::to_string(i) + ".pem"),
+               contents[static_cast<std::size_t>(i % kDistinct)]);
+  }
+
+  const std::string yaml = "certificates:\n  files: [\"" + (root / "**/*.pem").string() + "\"]\n";
+  ConfigResult parsed = parse_config(yaml, "bench.yml");
+  if (!parsed.config) {
+    std::fprintf(stderr, "bench config rejected\n");
+    return 2;
+  }
+  auto spec = make_certificates_collector(*parsed.config);
+  const Measured cold = measure(*spec->collector);
+  std::printf("files %d (pattern %s/**/*.pem, 2 certificates each)\n", files, root.c_str());
+  std::printf("cold run: cpu %.3f s, wall %.3f s, targets %zu, up %zu, samples %zu\n", cold.cpu, cold.wall,
+              cold.targets, cold.up, cold.samples);
+  for (int run = 1; run <= 3; ++run) {
+    const Measured warm = measure(*spec->collector);
+    std::printf("warm run %d: cpu %.3f s, wall %.3f s, targets %zu, up %zu\n", run, warm.cpu, warm.wall, warm.targets,
+                warm.up);
+  }
+  fs::remove_all(root);
+  return cold.up == static_cast<std::size_t>(files) ? 0 : 1;
+}
