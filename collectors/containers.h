@@ -2,7 +2,6 @@
 // The containers collector: the state of every container of a Docker-compatible engine
 // (Docker, or Podman's API service), read over the Docker Engine API with GET requests only.
 #include <chrono>
-#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,9 +21,13 @@ std::optional<CollectorSpec> make_containers_collector(const Config& config);
 
 // Keeps the last inspection of every container between runs and inspects again only
 // containers whose list entry changed, that had an event since the last run, or whose
-// turn in the rolling resync has come (see docs/metrics.md, "Change detection").
+// turn in the rolling resync has come (see docs/configuration.md, containers).
 class ContainersCollector final : public Collector {
  public:
+  // Each events query starts this much before the previous run, so that an event logged
+  // with a slightly late timestamp, or by an engine whose clock is a little off, is not missed.
+  static constexpr std::chrono::seconds kEventsOverlap{2};
+
   ContainersCollector(ContainersConfig config, std::unique_ptr<containers::EngineTransport> transport);
 
  protected:
@@ -38,13 +41,20 @@ class ContainersCollector final : public Collector {
     bool inspected = false;  // false: details come from the list only; inspect next run
   };
 
+  struct Failure {
+    containers::EngineFailure reason;
+    std::string detail;
+  };
+
+  // GET /version: the API version to use and the engine_info labels. Asked once, and
+  // again after a failure or when the engine's response headers show it changed.
+  std::optional<Failure> learn_version(const CollectContext& context);
   bool included(const containers::ListedContainer& container) const;
   std::string list_target() const;
-  std::string events_target(const containers::EngineVersion& version, std::chrono::system_clock::time_point now) const;
+  std::string events_target(std::chrono::system_clock::time_point now) const;
   // Containers with a state-changing event since the last run; nullopt when the events
   // cannot be read completely, so that every container must be inspected.
-  std::optional<std::set<std::string>> changed_by_events(const CollectContext& context,
-                                                         const containers::EngineVersion& version);
+  std::optional<std::set<std::string>> changed_by_events(const CollectContext& context);
   std::vector<std::string> choose_inspections(const std::vector<containers::ListedContainer>& listed,
                                               const std::optional<std::set<std::string>>& event_changes,
                                               std::chrono::steady_clock::time_point now);
@@ -56,6 +66,8 @@ class ContainersCollector final : public Collector {
   std::unique_ptr<containers::EngineTransport> transport_;
   std::vector<std::unique_ptr<RE2>> include_;
   std::vector<std::unique_ptr<RE2>> exclude_;
+  std::optional<containers::EngineVersion> version_;
+  std::string version_fingerprint_;  // the Api-Version and Server headers it came with
   std::string api_prefix_;
 
   std::map<std::string, Known> known_;  // by container ID
@@ -65,6 +77,7 @@ class ContainersCollector final : public Collector {
   std::optional<std::chrono::steady_clock::time_point> last_run_;
   double resync_credit_ = 0;  // inspections owed to the rolling resync
   std::size_t last_overflow_ = 0;
+  containers::EngineFailure last_failure_ = containers::EngineFailure::none;
 };
 
 }  // namespace assets

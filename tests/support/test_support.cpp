@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +100,8 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_fi
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     setpgid(0, 0);
+    // A test that crashes or is killed by ctest's timeout must not leave servers behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!log_file.empty()) {
       const int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) {

@@ -1,0 +1,306 @@
+// The containers collector against a real Docker-compatible engine: Podman's API service
+// on a temp socket, with real busybox containers that the fixture removes by ID.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "collectors/containers.h"
+#include "tests/support/podman_engine.h"
+#include "tests/support/test_support.h"
+
+namespace assets {
+namespace {
+
+using namespace std::chrono_literals;
+using containers::EngineReply;
+using LabelSet = std::map<std::string, std::string>;
+
+std::optional<double> value(const CollectResult& result, const std::string& name, const LabelSet& labels = {}) {
+  for (const auto& family : result.families) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      std::size_t matched = 0;
+      for (const auto& label : metric.label) {
+        const auto it = labels.find(label.name);
+        if (it != labels.end() && it->second == label.value) ++matched;
+      }
+      if (matched == labels.size()) return metric.gauge.value;
+    }
+  }
+  return std::nullopt;
+}
+
+std::size_t samples(const CollectResult& result, const std::string& name) {
+  for (const auto& family : result.families) {
+    if (family.name == name) return family.metric.size();
+  }
+  return 0;
+}
+
+// The real transport, recording what it sends and able to act just before an inspection.
+class RecordingTransport final : public containers::EngineTransport {
+ public:
+  using Hook = std::function<void(const std::string& target)>;
+  RecordingTransport(std::unique_ptr<containers::EngineTransport> inner, std::shared_ptr<std::vector<std::string>> log,
+                     Hook before = {})
+      : inner_(std::move(inner)), log_(std::move(log)), before_(std::move(before)) {}
+  EngineReply get(const std::string& target, Duration timeout, std::size_t max_body_bytes) override {
+    {
+      std::lock_guard lock(mutex_);
+      log_->push_back(target);
+    }
+    if (before_) before_(target);
+    return inner_->get(target, timeout, max_body_bytes);
+  }
+  std::string endpoint() const override { return inner_->endpoint(); }
+
+ private:
+  std::unique_ptr<containers::EngineTransport> inner_;
+  std::shared_ptr<std::vector<std::string>> log_;
+  Hook before_;
+  std::mutex mutex_;
+};
+
+std::size_t inspections(const std::vector<std::string>& log) {
+  return static_cast<std::size_t>(std::count_if(log.begin(), log.end(), [](const std::string& target) {
+    return target.find("/containers/") != std::string::npos && target.find("/containers/json") == std::string::npos;
+  }));
+}
+
+CollectContext context_with(std::chrono::milliseconds budget = 10s) {
+  CollectContext context;
+  context.deadline = std::chrono::steady_clock::now() + budget;
+  return context;
+}
+
+class ContainersPodman : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSETS_REQUIRE_COMPONENT(engine_.start(), "podman API service: " + engine_.error()); }
+
+  ContainersConfig config() const {
+    ContainersConfig config;
+    config.enabled = true;
+    config.socket = engine_.socket_path();
+    return config;
+  }
+
+  std::unique_ptr<ContainersCollector> collector(ContainersConfig config, RecordingTransport::Hook before = {}) {
+    auto transport = std::make_unique<RecordingTransport>(containers::make_curl_transport(config), requests_,
+                                                          std::move(before));
+    return std::make_unique<ContainersCollector>(std::move(config), std::move(transport));
+  }
+
+  std::string run(const std::vector<std::string>& options, const std::vector<std::string>& command) {
+    const std::string id = engine_.run(options, command);
+    EXPECT_FALSE(id.empty()) << engine_.error();
+    return id;
+  }
+
+  testing::PodmanEngine engine_;
+  std::shared_ptr<std::vector<std::string>> requests_ = std::make_shared<std::vector<std::string>>();
+};
+
+TEST_F(ContainersPodman, RunningExitedCreatedAndComposeLabels) {
+  run({"--name", "web", "--label", "com.docker.compose.project=assets", "--label",
+       "com.docker.compose.service=backend"},
+      {"sleep", "300"});
+  const std::string failed = run({"--name", "migrate"}, {"sh", "-c", "exit 3"});
+  ASSERT_FALSE(engine_.create({"--name", "fresh"}, {"sleep", "300"}).empty()) << engine_.error();
+  ASSERT_TRUE(engine_.wait_for(failed, "{{.State.Status}}", "exited", 20s));
+
+  ContainersConfig config = this->config();
+  config.expected_services = {"backend", "assets/missing"};
+  const CollectResult result = collector(config)->run(context_with());
+  EXPECT_EQ(value(result, "assets_container_engine_up"), 1);
+  EXPECT_EQ(value(result, "assets_container_engine_info", {{"api_version", "1.41"}}), 1);
+
+  const LabelSet web{{"container", "web"}, {"service", "backend"}, {"project", "assets"}};
+  EXPECT_EQ(value(result, "assets_container_running", web), 1);
+  EXPECT_EQ(value(result, "assets_container_info",
+                  {{"container", "web"}, {"service", "backend"}, {"project", "assets"},
+                   {"image", testing::PodmanEngine::kImage}}),
+            1);
+  EXPECT_EQ(value(result, "assets_container_health_status", {{"container", "web"}, {"status", "none"}}), 1);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(*value(result, "assets_container_start_time_seconds", web), now, 120);
+
+  const LabelSet migrate{{"container", "migrate"}, {"service", ""}, {"project", ""}};
+  EXPECT_EQ(value(result, "assets_container_running", migrate), 0);
+  EXPECT_EQ(value(result, "assets_container_exit_code", migrate), 3);
+  EXPECT_EQ(value(result, "assets_container_state", {{"container", "migrate"}, {"state", "exited"}}), 1);
+  EXPECT_EQ(value(result, "assets_container_oom_killed", migrate), 0);
+
+  EXPECT_EQ(value(result, "assets_container_state", {{"container", "fresh"}, {"state", "created"}}), 1);
+  EXPECT_FALSE(value(result, "assets_container_start_time_seconds", {{"container", "fresh"}}));
+
+  EXPECT_EQ(value(result, "assets_container_expected_up", {{"service", "backend"}, {"project", ""}}), 1);
+  EXPECT_EQ(value(result, "assets_container_expected_up", {{"service", "missing"}, {"project", "assets"}}), 0);
+
+  // The engine's own label filter and the agent's agree.
+  config.include_labels = {{"com.docker.compose.project", "assets"}};
+  const CollectResult filtered = collector(config)->run(context_with());
+  EXPECT_EQ(samples(filtered, "assets_container_info"), 1u);
+  EXPECT_EQ(value(filtered, "assets_container_running", web), 1);
+}
+
+TEST_F(ContainersPodman, HealthyAndUnhealthyBetweenTwoRuns) {
+  const std::string good = run({"--name", "good", "--health-cmd", "true", "--health-interval=0"}, {"sleep", "300"});
+  const std::string bad = run({"--name", "bad", "--health-cmd", "false", "--health-interval=0", "--health-retries=1"},
+                              {"sleep", "300"});
+  auto collector = this->collector(config());
+  const CollectResult before = collector->run(context_with());
+  EXPECT_EQ(value(before, "assets_container_health_status", {{"container", "good"}, {"status", "healthy"}}), 0);
+
+  engine_.podman({"healthcheck", "run", good});
+  engine_.podman({"healthcheck", "run", bad});
+  ASSERT_TRUE(engine_.wait_for(bad, "{{.State.Health.Status}}", "unhealthy", 10s));
+  const CollectResult after = collector->run(context_with());
+  EXPECT_EQ(value(after, "assets_container_health_status", {{"container", "good"}, {"status", "healthy"}}), 1);
+  EXPECT_EQ(value(after, "assets_container_health_status", {{"container", "bad"}, {"status", "unhealthy"}}), 1);
+  EXPECT_EQ(value(after, "assets_container_health_status", {{"container", "bad"}, {"status", "healthy"}}), 0);
+  EXPECT_EQ(value(after, "assets_container_running", {{"container", "bad"}}), 1);
+}
+
+TEST_F(ContainersPodman, ARestartPolicyRestartsAFailingContainer) {
+  const std::string flaky = run({"--name", "flaky", "--restart=on-failure:3"}, {"sh", "-c", "sleep 0.5; exit 1"});
+  ASSERT_TRUE(engine_.wait_for(flaky, "{{.RestartCount}} {{.State.Status}}", "3 exited", 60s))
+      << engine_.inspect(flaky, "{{.RestartCount}} {{.State.Status}}");
+  const CollectResult result = collector(config())->run(context_with());
+  EXPECT_EQ(value(result, "assets_container_restarts", {{"container", "flaky"}}), 3);
+  EXPECT_EQ(value(result, "assets_container_exit_code", {{"container", "flaky"}}), 1);
+}
+
+TEST_F(ContainersPodman, ARestartBetweenTwoRunsShowsInTheNextRun) {
+  ContainersConfig config = this->config();
+  config.resync_interval = 1h;  // the rolling resync must not be what finds the restart
+  const std::string steady = run({"--name", "steady"}, {"sleep", "300"});
+  // Fails (and is restarted by its policy) each time something is written to /fail.
+  const std::string flaky = run({"--name", "flaky", "--restart=on-failure:10"},
+                                {"sh", "-c", "while [ ! -s /fail ]; do sleep 0.1; done; : > /fail; exit 1"});
+  // Their creation events must lie before the first run's events window.
+  std::this_thread::sleep_for(ContainersCollector::kEventsOverlap + 500ms);
+  auto collector = this->collector(config);
+
+  const CollectResult first = collector->run(context_with());
+  ASSERT_EQ(value(first, "assets_container_running", {{"container", "flaky"}}), 1);
+  const double first_restarts = *value(first, "assets_container_restarts", {{"container", "flaky"}});
+  const double first_start = *value(first, "assets_container_start_time_seconds", {{"container", "flaky"}});
+
+  // Wait until it has restarted and runs again: its list entry then looks as before.
+  ASSERT_EQ(engine_.podman({"exec", flaky, "sh", "-c", "echo now > /fail"}), 0);
+  const std::string next = std::to_string(static_cast<int>(first_restarts) + 1) + " running";
+  ASSERT_TRUE(engine_.wait_for(flaky, "{{.RestartCount}} {{.State.Status}}", next, 30s))
+      << engine_.inspect(flaky, "{{.RestartCount}} {{.State.Status}}");
+  requests_->clear();
+  const CollectResult second = collector->run(context_with());
+  EXPECT_EQ(value(second, "assets_container_restarts", {{"container", "flaky"}}), first_restarts + 1);
+  EXPECT_GT(*value(second, "assets_container_start_time_seconds", {{"container", "flaky"}}), first_start);
+  EXPECT_EQ(value(second, "assets_container_running", {{"container", "flaky"}}), 1);
+  EXPECT_EQ(std::count(requests_->begin(), requests_->end(), "/v1.41/containers/" + flaky + "/json"), 1);
+  EXPECT_EQ(std::count(requests_->begin(), requests_->end(), "/v1.41/containers/" + steady + "/json"), 0);
+}
+
+TEST_F(ContainersPodman, AContainerRemovedDuringARunIsSkipped) {
+  run({"--name", "keeper"}, {"sleep", "300"});
+  const std::string victim = run({"--name", "victim"}, {"sleep", "300"});
+  auto collector = this->collector(config(), [&](const std::string& target) {
+    if (target.find("/containers/" + victim + "/json") != std::string::npos) engine_.remove(victim);
+  });
+  const CollectResult result = collector->run(context_with(20s));
+  EXPECT_EQ(value(result, "assets_container_engine_up"), 1);
+  EXPECT_EQ(samples(result, "assets_container_engine_failure"), 0u);
+  EXPECT_EQ(value(result, "assets_container_running", {{"container", "keeper"}}), 1);
+  EXPECT_FALSE(value(result, "assets_container_running", {{"container", "victim"}}));
+}
+
+TEST_F(ContainersPodman, TheEngineStoppedAndStartedAgain) {
+  run({"--name", "web"}, {"sleep", "300"});
+  auto collector = this->collector(config());
+  EXPECT_EQ(value(collector->run(context_with()), "assets_container_engine_up"), 1);
+
+  engine_.stop_service();
+  const CollectResult down = collector->run(context_with());
+  EXPECT_EQ(value(down, "assets_container_engine_up"), 0);
+  EXPECT_EQ(value(down, "assets_container_engine_failure", {{"reason", "not_found"}}), 1);
+  EXPECT_EQ(samples(down, "assets_container_info"), 0u);
+
+  ASSERT_TRUE(engine_.start_service()) << engine_.error();
+  const CollectResult up = collector->run(context_with());
+  EXPECT_EQ(value(up, "assets_container_engine_up"), 1);
+  EXPECT_EQ(samples(up, "assets_container_engine_failure"), 0u);
+  EXPECT_EQ(value(up, "assets_container_running", {{"container", "web"}}), 1);
+}
+
+TEST_F(ContainersPodman, FiftyContainersInOneRunAndANothingChangedRun) {
+  for (int i = 0; i < 50; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_FALSE(run({"--name", "c" + n, "--label", "com.docker.compose.project=load", "--label",
+                      "com.docker.compose.service=s" + n},
+                     {"sleep", "600"})
+                     .empty());
+  }
+  // The containers' creation events must lie before the first run's events window, or
+  // the second run rightly inspects them again.
+  std::this_thread::sleep_for(ContainersCollector::kEventsOverlap + 500ms);
+  auto seconds_of = [](auto&& action) {
+    const auto started = std::chrono::steady_clock::now();
+    action();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+
+  // resync_interval 0: every run inspects every container.
+  ContainersConfig full_config = this->config();
+  full_config.resync_interval = Duration(0);
+  auto full = this->collector(full_config);
+  CollectResult result;
+  const double first_seconds = seconds_of([&] { result = full->run(context_with()); });  // also learns the version
+  EXPECT_EQ(samples(result, "assets_container_info"), 50u);
+  requests_->clear();
+  const double full_seconds = seconds_of([&] { result = full->run(context_with()); });
+  EXPECT_EQ(samples(result, "assets_container_info"), 50u);
+  EXPECT_EQ(inspections(*requests_), 50u);
+  EXPECT_LT(full_seconds, 3.0);  // the goal is < 1 s; generous for a loaded 2-core machine
+
+  ContainersConfig config = this->config();
+  config.resync_interval = std::chrono::minutes(5);
+  auto collector = this->collector(config);
+  collector->run(context_with());
+  const auto after_first = std::chrono::steady_clock::now();
+  requests_->clear();
+  const double unchanged_seconds = seconds_of([&] { result = collector->run(context_with()); });
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - after_first).count();
+  EXPECT_EQ(samples(result, "assets_container_info"), 50u);
+  // The resync's share of a run `elapsed` seconds after the last: 50 * elapsed / 300.
+  const std::size_t unchanged_inspections = inspections(*requests_);
+  EXPECT_LE(unchanged_inspections, static_cast<std::size_t>(std::ceil(50 * elapsed / 300)));
+
+  RecordProperty("first_run_seconds", std::to_string(first_seconds));
+  RecordProperty("full_run_seconds", std::to_string(full_seconds));
+  RecordProperty("unchanged_run_seconds", std::to_string(unchanged_seconds));
+  std::cout << "50 containers: first run " << first_seconds << " s, full run " << full_seconds
+            << " s, unchanged run " << unchanged_seconds << " s with " << unchanged_inspections << " inspections\n";
+}
+
+TEST(ContainersPodmanTcp, ReadsTheEngineOverTcp) {
+  testing::PodmanEngine engine;
+  const std::string address = "127.0.0.1:" + std::to_string(testing::free_tcp_port());
+  ASSETS_REQUIRE_COMPONENT(engine.start("tcp://" + address), "podman API service on tcp: " + engine.error());
+  ASSERT_FALSE(engine.run({"--name", "web"}, {"sleep", "300"}).empty()) << engine.error();
+  ContainersConfig config;
+  config.enabled = true;
+  config.host = "tcp://" + address;
+  ContainersCollector collector(config, containers::make_curl_transport(config));
+  const CollectResult result = collector.run(context_with());
+  EXPECT_EQ(value(result, "assets_container_engine_up"), 1);
+  EXPECT_EQ(value(result, "assets_container_running", {{"container", "web"}}), 1);
+  EXPECT_EQ(result.targets.front().name, "tcp://" + address);
+}
+
+}  // namespace
+}  // namespace assets
