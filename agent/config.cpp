@@ -402,6 +402,7 @@ void decode_backups(ConfigReader& reader, const YAML::Node& node, Config& config
 void decode_certificates(ConfigReader& reader, const YAML::Node& node, Config& config) {
   CertificatesConfig& certs = config.certificates;
   certs.enabled = true;
+  if (node.IsNull()) return;  // `certificates:` alone enables the defaults
   MapReader map(reader, node, "certificates");
   if (!map.valid()) return;
   map.read("enabled", certs.enabled);
