@@ -13,6 +13,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+anon_kib() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+memory_line() { printf '%-19s rss %6s  anon %6s  pss %6s\n' "$1" "$(rss_kib "$2")" "$(anon_kib "$2")" "$(pss_kib "$2")"; }
 wait_http() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 start() { # name port cmd...
   local name=$1; shift
@@ -40,12 +43,12 @@ for p in $agent_port $node_port $blackbox_port $pg_port; do curl -s -o /dev/null
 sleep 12
 agent_rss=$(rss_kib "$agent_pid"); node_rss=$(rss_kib "$node_pid")
 echo
-echo "## idle RSS (KiB) after one scrape and 12 s"
-echo "assets-agent        $agent_rss"
-echo "node_exporter       $node_rss"
-echo "blackbox_exporter   $(rss_kib "$blackbox_pid")"
-echo "postgres_exporter   $(rss_kib "$pg_pid")"
-echo "ratio agent/node_exporter: $(ratio "$agent_rss" "$node_rss")   (target <= 0.35)"
+echo "## idle memory (KiB) after one scrape and 12 s: resident, anonymous, proportional"
+memory_line assets-agent "$agent_pid"
+memory_line node_exporter "$node_pid"
+memory_line blackbox_exporter "$blackbox_pid"
+memory_line postgres_exporter "$pg_pid"
+echo "ratio agent/node_exporter: rss $(ratio "$agent_rss" "$node_rss"), anon $(ratio "$(anon_kib "$agent_pid")" "$(anon_kib "$node_pid")"), pss $(ratio "$(pss_kib "$agent_pid")" "$(pss_kib "$node_pid")")   (target: rss <= 0.35)"
 
 echo
 echo "## /metrics throughput (requests/s, wrk -t2 -c8 -d5s)"

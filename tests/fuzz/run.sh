@@ -10,7 +10,8 @@ for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
   corpus=$(mktemp -d)
   case "$name" in
     config) cp "$root"/tests/testdata/*.yml "$root"/deploy/assets-agent.yml "$corpus"/ ;;
-    *) [ -d "$root/tests/testdata/$name" ] && cp -r "$root/tests/testdata/$name"/. "$corpus"/ ;;
+    certificates) cp "$root"/tests/testdata/certificates/* "$corpus"/ ;;
+    docker_api) cp "$root"/tests/testdata/docker/*.json* "$root"/tests/testdata/podman/*.json* "$corpus"/ ;;
   esac
   echo "== $name: ${seconds}s"
   "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=5 "$corpus"

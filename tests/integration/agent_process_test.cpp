@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -16,47 +15,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// Starts the agent and waits for its "listening" log line to learn the port.
-class AgentProcess {
- public:
-  AgentProcess(const testing::TempDir& dir, std::vector<std::string> extra_args) : log_(dir / "agent.log") {
-    std::vector<std::string> argv{testing::agent_binary(), "--web.listen-address", "127.0.0.1:0"};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    process_ = testing::Process(argv, log_.string());
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    const std::regex listening("msg=listening port=([0-9]+)");
-    while (std::chrono::steady_clock::now() < deadline && process_.running()) {
-      std::smatch match;
-      const std::string log = read_file(log_);
-      if (std::regex_search(log, match, listening)) {
-        port_ = std::stoi(match[1]);
-        return;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-  int port() const { return port_; }
-  testing::Process& process() { return process_; }
-  std::string log() const { return read_file(log_); }
-
- private:
-  std::filesystem::path log_;
-  testing::Process process_;
-  int port_ = 0;
-};
+using testing::AgentProcess;
+using testing::read_file;
 
 TEST(AgentProcess, ServesEveryEndpointAndStopsWithinTwoSecondsOfSigterm) {
   testing::TempDir dir;
   dir.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\n");
-  AgentProcess agent(dir, {"--config.file", (dir / "agent.yml").string()});
+  AgentProcess agent(dir / "agent.log", {"--config.file", (dir / "agent.yml").string()});
   ASSERT_GT(agent.port(), 0) << agent.log();
 
   const auto metrics = testing::http_request("GET", agent.url("/metrics"));
@@ -86,7 +51,7 @@ TEST(AgentProcess, ServesEveryEndpointAndStopsWithinTwoSecondsOfSigterm) {
 TEST(AgentProcess, SighupWithABadFileKeepsRunning) {
   testing::TempDir dir;
   dir.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\n");
-  AgentProcess agent(dir, {"--config.file", (dir / "agent.yml").string()});
+  AgentProcess agent(dir / "agent.log", {"--config.file", (dir / "agent.yml").string()});
   ASSERT_GT(agent.port(), 0) << agent.log();
   dir.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\n  bogus: 1\n");
   kill(agent.process().pid(), SIGHUP);
@@ -104,7 +69,7 @@ TEST(AgentProcess, EmbeddedDefaultOutputPassesPromtool) {
   const std::string promtool = testing::find_program("promtool");
   ASSETS_REQUIRE_COMPONENT(!promtool.empty(), "promtool (package prometheus)");
   testing::TempDir dir;
-  AgentProcess agent(dir, {});
+  AgentProcess agent(dir / "agent.log", {});
   ASSERT_GT(agent.port(), 0) << agent.log();
   // Wait until every collector of the default config has run once, so their metrics are in.
   for (int i = 0; i < 300 && testing::http_request("GET", agent.url("/-/ready")).status != 200; ++i) {

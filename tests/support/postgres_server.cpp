@@ -50,13 +50,6 @@ void give_to_server_user(const std::filesystem::path& path) {
   }
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 bool PostgresServer::available() {

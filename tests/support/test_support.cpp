@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -241,6 +243,33 @@ std::string gunzip(const std::string& data) {
   inflateEnd(&stream);
   if (result != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
   return out;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+AgentProcess::AgentProcess(const std::filesystem::path& log_file, const std::vector<std::string>& extra_args)
+    : log_file_(log_file) {
+  std::vector<std::string> argv{agent_binary(), "--web.listen-address", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = Process(argv, log_file_.string());
+  const std::regex listening("msg=listening port=([0-9]+)");
+  eventually(
+      [&] {
+        std::smatch match;
+        const std::string text = log();
+        if (std::regex_search(text, match, listening)) port_ = std::stoi(match[1]);
+        return port_ > 0 || !process_.running();
+      },
+      std::chrono::seconds(10));
+}
+
+std::string AgentProcess::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 std::string agent_binary() { return ASSETS_AGENT_BINARY; }

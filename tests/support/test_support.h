@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -77,6 +78,35 @@ std::string gunzip(const std::string& data);
 
 // Runs a command to completion, returns its exit status; output goes to `output`.
 int run_command(const std::vector<std::string>& argv, std::string* output = nullptr);
+
+std::string read_file(const std::filesystem::path& path);
+
+// Polls `predicate` every 10 ms until it holds or `limit` passes; returns its last value.
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return predicate();
+}
+
+// The built agent started as an operator would, on 127.0.0.1:0; the port is read back from
+// its "listening" log line. port() is 0 when it did not start within 10 s.
+class AgentProcess {
+ public:
+  AgentProcess(const std::filesystem::path& log_file, const std::vector<std::string>& extra_args);
+  int port() const { return port_; }
+  std::string url(const std::string& path) const;
+  Process& process() { return process_; }
+  std::string log() const { return read_file(log_file_); }
+
+ private:
+  std::filesystem::path log_file_;
+  Process process_;
+  int port_ = 0;
+};
 
 // Path of the built assets-agent binary (set by CMake).
 std::string agent_binary();

@@ -30,15 +30,7 @@ health:
     url: http://127.0.0.1:1/
 )";
 
-template <typename Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return predicate();
-}
+using testing::eventually;
 
 class AgentTest : public ::testing::Test {
  protected:

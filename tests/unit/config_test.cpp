@@ -17,12 +17,7 @@ using namespace std::chrono_literals;
 
 fs::path testdata() { return testing::source_dir() / "tests" / "testdata"; }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using testing::read_file;
 
 // Each invalid-*.yml states the errors it must produce in "# expect: line:col: path: message" lines.
 std::vector<std::string> expected_errors(const fs::path& file) {

@@ -17,15 +17,7 @@ ScheduledCollector fake(const std::string& name, FakeBehaviour& behaviour, Durat
   return {name, CollectorSpec{std::make_unique<FakeCollector>("assets_test_" + name, behaviour), interval, timeout}};
 }
 
-template <typename Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return predicate();
-}
+using testing::eventually;
 
 const CollectorView* find(const Snapshot& snapshot, const std::string& name) {
   for (const auto& view : snapshot.collectors) {
