@@ -89,7 +89,6 @@ ReloadOutcome Agent::reload() {
 }
 
 bool Agent::stop(std::chrono::milliseconds budget) {
-  web_.reset();
   std::lock_guard lock(reload_mutex_);
   if (!scheduler_) return true;
   scheduler_->request_stop();

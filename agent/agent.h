@@ -66,7 +66,8 @@ class Agent {
   void start();
   // Re-reads the configuration; on errors keeps the running one.
   ReloadOutcome reload();
-  // Asks everything to stop; false when a collector run did not end within `budget`.
+  // Asks the collectors to stop; false when a run did not end within `budget`. The web
+  // server keeps answering until the Agent is destroyed.
   bool stop(std::chrono::milliseconds budget);
 
   Store& store() { return store_; }

@@ -42,12 +42,11 @@ int run_daemon(const AgentOptions& options, const sigset_t& signals) {
     } else {
       log::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
       if (!agent.stop(kStopBudget)) {
-        // A collector stuck in a blocking call must not hold the process past its stop budget.
         log::warn("collector runs did not end in time; exiting without waiting for them");
-        std::cerr.flush();
-        _exit(kExitOk);
       }
-      return kExitOk;
+      // No teardown past this point: civetweb's accept loop notices a stop only every 2 s,
+      // and a collector stuck in a blocking call must not hold the process either.
+      _exit(kExitOk);
     }
   }
 }
