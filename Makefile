@@ -27,7 +27,8 @@ configure:
 build: deps configure
 	@cmake --build --preset $(PRESET)
 
-run: build
+run: deps configure
+	@cmake --build --preset $(PRESET) --target assets-agent
 	@echo "assets-agent: metrics at http://localhost:9842/metrics, status page at http://localhost:9842/ (Ctrl-C stops)"
 	@exec $(BUILD_DIR)/assets-agent $(ARGS)
 
