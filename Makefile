@@ -52,7 +52,7 @@ bench: bench-deps configure
 fuzz:
 	@deploy/install-deps.sh --fuzz
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz
+	@cmake --build --preset fuzz --target fuzzers
 	@tests/fuzz/run.sh build/fuzz
 
 clean:
