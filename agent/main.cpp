@@ -24,7 +24,7 @@ void print_config_errors(const ConfigLoadError& e) {
   std::cerr << e.errors().size() << (e.errors().size() == 1 ? " error" : " errors") << " in the configuration\n";
 }
 
-int run_daemon(const AgentOptions& options, const sigset_t& signals) {
+[[noreturn]] void run_daemon(const AgentOptions& options, const sigset_t& signals) {
   Agent agent(collector_registry(), options);
   agent.start();
   for (int port : agent.ports()) {
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     options.config_file = config_file;
     if (!listen_addresses.empty()) options.web.listen_addresses = listen_addresses;
-    return run_daemon(options, signals);
+    run_daemon(options, signals);
   } catch (const ConfigLoadError& e) {
     print_config_errors(e);
     return e.exit_code();

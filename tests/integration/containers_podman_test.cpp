@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "collectors/containers.h"
+#include "tests/support/collect_result.h"
 #include "tests/support/podman_engine.h"
 #include "tests/support/test_support.h"
 
@@ -19,29 +20,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using containers::EngineReply;
-using LabelSet = std::map<std::string, std::string>;
+using testing::LabelSet;
 
 std::optional<double> value(const CollectResult& result, const std::string& name, const LabelSet& labels = {}) {
-  for (const auto& family : result.families) {
-    if (family.name != name) continue;
-    for (const auto& metric : family.metric) {
-      std::size_t matched = 0;
-      for (const auto& label : metric.label) {
-        const auto it = labels.find(label.name);
-        if (it != labels.end() && it->second == label.value) ++matched;
-      }
-      if (matched == labels.size()) return metric.gauge.value;
-    }
-  }
-  return std::nullopt;
+  return testing::sample_value(result, name, labels);
 }
-
-std::size_t samples(const CollectResult& result, const std::string& name) {
-  for (const auto& family : result.families) {
-    if (family.name == name) return family.metric.size();
-  }
-  return 0;
-}
+std::size_t samples(const CollectResult& result, const std::string& name) { return testing::sample_count(result, name); }
 
 // The real transport, recording what it sends and able to act just before an inspection.
 class RecordingTransport final : public containers::EngineTransport {

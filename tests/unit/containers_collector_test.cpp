@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/collect_result.h"
 #include "tests/support/test_support.h"
 
 namespace assets {
@@ -93,34 +94,12 @@ CollectContext context_with(std::chrono::milliseconds budget = std::chrono::seco
   return context;
 }
 
-using LabelSet = std::map<std::string, std::string>;
+using testing::LabelSet;
 
-const prometheus::MetricFamily* family(const CollectResult& result, const std::string& name) {
-  for (const auto& f : result.families) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
-// The value of the one sample of `name` whose labels include `labels`; nullopt if none.
 std::optional<double> value(const CollectResult& result, const std::string& name, const LabelSet& labels = {}) {
-  const auto* f = family(result, name);
-  if (f == nullptr) return std::nullopt;
-  for (const auto& metric : f->metric) {
-    std::size_t matched = 0;
-    for (const auto& label : metric.label) {
-      const auto it = labels.find(label.name);
-      if (it != labels.end() && it->second == label.value) ++matched;
-    }
-    if (matched == labels.size()) return metric.gauge.value;
-  }
-  return std::nullopt;
+  return testing::sample_value(result, name, labels);
 }
-
-std::size_t samples(const CollectResult& result, const std::string& name) {
-  const auto* f = family(result, name);
-  return f == nullptr ? 0 : f->metric.size();
-}
+std::size_t samples(const CollectResult& result, const std::string& name) { return testing::sample_count(result, name); }
 
 struct Harness {
   std::shared_ptr<EngineState> engine = std::make_shared<EngineState>();
