@@ -3,9 +3,12 @@
 
 #include <set>
 
+#include <libpq-fe.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include "agent/config_reader.h"
+#include "agent/host_port.h"
 
 namespace assets {
 namespace {
@@ -198,19 +201,10 @@ void decode_http(ConfigReader& reader, MapReader& map, HttpCheck& http) {
   }
 }
 
-bool valid_host_port(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
-  const std::string port = address.substr(colon + 1);
-  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5) return false;
-  const int number = std::stoi(port);
-  return number > 0 && number < 65536;
-}
-
 void decode_tcp(ConfigReader& reader, MapReader& map, TcpCheck& tcp) {
   map.require("address");
   map.read("address", tcp.address);
-  if (map.has("address") && !valid_host_port(tcp.address)) {
+  if (map.has("address") && !split_host_port(tcp.address)) {
     reader.error(map.get("address"), map.path("address"), "must be host:port, not \"" + tcp.address + "\"");
   }
   tcp.tls = decode_tls(reader, map);
@@ -220,16 +214,33 @@ void decode_tcp(ConfigReader& reader, MapReader& map, TcpCheck& tcp) {
   map.read_size("max_response_bytes", tcp.max_response_bytes);
 }
 
+// Parsed by libpq itself, so what passes here connects the same way at run time. The dsn is
+// never repeated in the message: a malformed one may hold a password.
+std::optional<std::string> dsn_problem(const std::string& dsn) {
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &parse_error);
+  if (options == nullptr) {
+    std::string why = parse_error != nullptr ? parse_error : "out of memory";
+    PQfreemem(parse_error);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return "libpq cannot parse it: " + why.substr(0, why.find('\n'));
+  }
+  bool has_password = false;
+  for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->val != nullptr && std::string_view(option->keyword) == "password") has_password = true;
+  }
+  PQconninfoFree(options);
+  if (has_password || dsn.find("password") != std::string::npos) return "must not contain a password; use password_file";
+  return std::nullopt;
+}
+
 void decode_postgres(ConfigReader& reader, MapReader& map, PostgresCheck& pg) {
   map.read("dsn", pg.dsn);
   if (map.has("dsn")) {
     for (const char* key : {"host", "port", "user", "dbname"}) {
       if (map.has(key)) reader.error(map.get(key), map.path(key), "give either dsn or host/port/user/dbname, not both");
     }
-    if (pg.dsn.find("password") != std::string::npos) {
-      // The value is not repeated: it may be the password itself.
-      reader.error(map.get("dsn"), map.path("dsn"), "must not contain a password; use password_file");
-    }
+    if (auto problem = dsn_problem(pg.dsn)) reader.error(map.get("dsn"), map.path("dsn"), *problem);
   }
   map.read("host", pg.host);
   map.read("port", pg.port, 1, 65535);
@@ -429,7 +440,7 @@ void decode_certificates(ConfigReader& reader, const YAML::Node& node, Config& c
         CertEndpointConfig endpoint;
         endpoint_map.require("address");
         endpoint_map.read("address", endpoint.address);
-        if (endpoint_map.has("address") && !valid_host_port(endpoint.address)) {
+        if (endpoint_map.has("address") && !split_host_port(endpoint.address)) {
           reader.error(endpoint_map.get("address"), endpoint_map.path("address"),
                        "must be host:port, not \"" + endpoint.address + "\"");
         } else if (!endpoint.address.empty() && !addresses.insert(endpoint.address).second) {

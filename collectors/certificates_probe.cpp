@@ -212,26 +212,6 @@ TlsClient::TlsClient(const std::string& ca_file) : context_(SSL_CTX_new(TLS_clie
   }
 }
 
-std::optional<HostPort> split_host_port(std::string_view address) {
-  HostPort result;
-  if (!address.empty() && address.front() == '[') {
-    const auto close = address.find("]:");
-    if (close == std::string_view::npos) return std::nullopt;
-    result.host = std::string(address.substr(1, close - 1));
-    result.port = std::string(address.substr(close + 2));
-  } else {
-    const auto colon = address.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    result.host = std::string(address.substr(0, colon));
-    result.port = std::string(address.substr(colon + 1));
-  }
-  if (result.host.empty() || result.port.empty() ||
-      result.port.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  return result;
-}
-
 ProbeOutcome probe_tls_endpoint(const ProbeRequest& request, const TlsClient& client, std::stop_token stop) {
   ProbeOutcome outcome;
   const auto fail = [&outcome](Failure failure) {

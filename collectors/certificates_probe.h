@@ -13,16 +13,10 @@
 
 #include <openssl/types.h>
 
+#include "agent/host_port.h"
 #include "collectors/certificates_parse.h"
 
 namespace assets {
-
-struct HostPort {
-  std::string host;  // without the brackets of "[::1]:443"
-  std::string port;
-};
-// Pure: "host:port" or "[v6]:port"; nullopt when there is no port.
-std::optional<HostPort> split_host_port(std::string_view address);
 
 // The client side of the handshake for one trust store: the system's, or a ca_file.
 // Shared by concurrent probes (an SSL_CTX is safe to share once set up).

@@ -91,19 +91,6 @@ int UniqueFd::release() {
   return fd;
 }
 
-std::optional<HostPort> split_host_port(std::string_view address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) return std::nullopt;
-  std::string_view host = address.substr(0, colon);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return std::nullopt;
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    return std::nullopt;  // a bare IPv6 address is ambiguous: it needs brackets
-  }
-  return HostPort{std::string(host), std::string(address.substr(colon + 1))};
-}
-
 Resolution resolve(const std::string& host, const std::string& port, int family, Clock::time_point deadline,
                    std::stop_token stop) {
   Resolution resolution;

@@ -10,16 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/host_port.h"
 #include "collectors/health_check.h"
 
 namespace assets::health {
 
-// Splits "host:port" and "[v6]:port"; nullopt when either part is missing.
-struct HostPort {
-  std::string host;
-  std::string port;
-};
-std::optional<HostPort> split_host_port(std::string_view address);
+using assets::HostPort;
+using assets::split_host_port;
 
 class UniqueFd {
  public:

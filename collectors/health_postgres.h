@@ -52,8 +52,8 @@ class PostgresProbe {
 
   PostgresCheck config_;
   Duration timeout_;
+  std::string parameters_error_;  // before parameters_: its initialiser writes here
   std::optional<ConnectionParameters> parameters_;
-  std::string parameters_error_;
   ConnectionPtr connection_;  // kept from the last successful run
 };
 

@@ -225,6 +225,19 @@ TEST(HealthRulesTest, PostgresParametersNeverHoldThePassword) {
   EXPECT_NE(error.find("invalid dsn"), std::string::npos);
 }
 
+// Defect 2: the probe's constructor wrote the parse error into a member that was not yet
+// constructed, and `check` crashed on every run of such a check.
+TEST(HealthRulesTest, UnparsableDsnIsAFailingTargetNotACrash) {
+  PostgresCheck check;
+  check.dsn = "host=127.0.0.1 bogus=1";
+  PostgresProbe probe(check, std::chrono::seconds(1));
+  const auto result = probe.run(Clock::now() + std::chrono::seconds(1), {});
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(result->up);
+  EXPECT_EQ(result->reason, "other");
+  EXPECT_NE(result->detail.find("invalid dsn"), std::string::npos) << result->detail;
+}
+
 TEST(HealthRulesTest, SpecUsesSmallestIntervalAndLargestTimeout) {
   const auto parsed = parse_config(
       "global:\n  interval: 30s\n  timeout: 10s\nhealth:\n"
