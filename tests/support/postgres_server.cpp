@@ -76,17 +76,21 @@ PostgresServer::PostgresServer(Options options)
 
 PostgresServer::~PostgresServer() {
   if (running_) {
-    run_command(as_server_user({(bin_dir_ / "pg_ctl").string(), "-D", data_dir().string(), "-w", "-t", "30",
-                                "stop", "-m", "immediate"}));
+    run_as_server_user({(bin_dir_ / "pg_ctl").string(), "-D", data_dir().string(), "-w", "-t", "30",
+                                "stop", "-m", "immediate"});
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
 
-std::vector<std::string> PostgresServer::as_server_user(std::vector<std::string> argv) const {
-  if (!running_as_root()) return argv;
-  argv.insert(argv.begin(), {"runuser", "-u", kServerUser, "--"});
-  return argv;
+int PostgresServer::run_as_server_user(std::vector<std::string> argv, std::string* output) const {
+  if (running_as_root()) argv.insert(argv.begin(), {"runuser", "-u", kServerUser, "--"});
+  // The server's user may not enter the test's working directory (a clone in /root or in a
+  // mode-700 temp dir): run from its own. Its stderr stays out of what callers parse.
+  std::string errors;
+  const int status = run_command(argv, output, {.directory = dir_, .error_output = &errors});
+  if (status != 0 && output != nullptr) *output += errors;
+  return status;
 }
 
 bool PostgresServer::initialize() {
@@ -94,10 +98,9 @@ bool PostgresServer::initialize() {
   std::ofstream(password_file) << superuser_password_ << '\n';
   give_to_server_user(password_file);
   std::string output;
-  const int status = run_command(
-      as_server_user({(bin_dir_ / "initdb").string(), "-D", data_dir().string(), "-U", kServerUser,
+  const int status = run_as_server_user({(bin_dir_ / "initdb").string(), "-D", data_dir().string(), "-U", kServerUser,
                       "--pwfile=" + password_file.string(), "--auth-local=trust",
-                      "--auth-host=" + options_.host_auth, "-E", "UTF8", "--locale=C", "--no-sync"}),
+                      "--auth-host=" + options_.host_auth, "-E", "UTF8", "--locale=C", "--no-sync"},
       &output);
   std::filesystem::remove(password_file);
   if (status != 0) {
@@ -118,9 +121,9 @@ bool PostgresServer::start() {
     std::string output;
     const std::string server_options = "-p " + std::to_string(port_) + " -k " + dir_.string() +
                                        " -c listen_addresses=127.0.0.1 -c fsync=off";
-    const int status = run_command(as_server_user({(bin_dir_ / "pg_ctl").string(), "-D", data_dir().string(),
+    const int status = run_as_server_user({(bin_dir_ / "pg_ctl").string(), "-D", data_dir().string(),
                                                    "-l", (dir_ / "server.log").string(), "-w", "-t", "60",
-                                                   "-o", server_options, "start"}),
+                                                   "-o", server_options, "start"},
                                    &output);
     if (status == 0) {
       running_ = true;
@@ -135,8 +138,8 @@ bool PostgresServer::start() {
 bool PostgresServer::stop() {
   if (!running_) return true;
   std::string output;
-  const int status = run_command(as_server_user({(bin_dir_ / "pg_ctl").string(), "-D", data_dir().string(), "-w",
-                                                 "-t", "60", "stop", "-m", "fast"}),
+  const int status = run_as_server_user({(bin_dir_ / "pg_ctl").string(), "-D", data_dir().string(), "-w",
+                                                 "-t", "60", "stop", "-m", "fast"},
                                  &output);
   if (status != 0) {
     last_failure_ = "pg_ctl stop failed:\n" + output;
@@ -157,9 +160,9 @@ int PostgresServer::sql(const std::string& statements, std::string* output, cons
   const auto script = dir_ / ("script-" + std::to_string(counter++) + ".sql");
   std::ofstream(script) << statements << '\n';
   chmod(script.c_str(), 0644);
-  const int status = run_command(as_server_user({(bin_dir_ / "psql").string(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+  const int status = run_as_server_user({(bin_dir_ / "psql").string(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                                  "-At", "-h", dir_.string(), "-p", std::to_string(port_), "-U",
-                                                 kServerUser, "-d", dbname, "-f", script.string()}),
+                                                 kServerUser, "-d", dbname, "-f", script.string()},
                                  output);
   std::error_code ignored;
   std::filesystem::remove(script, ignored);
@@ -171,7 +174,7 @@ int PostgresServer::run_tool(const std::string& tool, const std::vector<std::str
   std::vector<std::string> argv = {"env", "PGHOST=" + dir_.string(), "PGPORT=" + std::to_string(port_),
                                    std::string("PGUSER=") + kServerUser, (bin_dir_ / tool).string()};
   argv.insert(argv.end(), arguments.begin(), arguments.end());
-  return run_command(as_server_user(std::move(argv)), output);
+  return run_as_server_user(std::move(argv), output);
 }
 
 std::string PostgresServer::log() const {

@@ -54,7 +54,7 @@ class PostgresServer {
   std::string tcp_dsn(const std::string& user, const std::string& dbname) const;
 
   // Runs SQL as the superuser over the unix socket (psql -X -v ON_ERROR_STOP=1 -At).
-  // Returns psql's exit status (0 = success); `output` gets stdout and stderr.
+  // Returns psql's exit status (0 = success); `output` gets stdout, and stderr on failure.
   int sql(const std::string& statements, std::string* output = nullptr,
           const std::string& dbname = "postgres") const;
   // Runs a tool from bin_dir() (pg_dump, pg_restore, ...) as the server's user, with
@@ -67,7 +67,8 @@ class PostgresServer {
 
  private:
   bool initialize();
-  std::vector<std::string> as_server_user(std::vector<std::string> argv) const;
+  // Runs as the server's user from dir(); `output` gets stdout, and stderr on failure.
+  int run_as_server_user(std::vector<std::string> argv, std::string* output = nullptr) const;
 
   Options options_;
   std::filesystem::path bin_dir_;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -166,22 +167,64 @@ int Process::stop(int signal, std::chrono::milliseconds timeout) {
   return -1;
 }
 
-int run_command(const std::vector<std::string>& argv, std::string* output) {
-  std::string command;
-  for (const auto& arg : argv) {
-    std::string quoted = "'";
-    for (char c : arg) quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-    command += quoted + "' ";
+int run_command(const std::vector<std::string>& argv, std::string* output, const CommandOptions& options) {
+  int out_pipe[2];
+  int err_pipe[2] = {-1, -1};
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return -1;
+  if (options.error_output != nullptr && pipe2(err_pipe, O_CLOEXEC) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    return -1;
   }
-  command += "2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  std::array<char, 4096> buffer{};
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1] >= 0 ? err_pipe[1] : out_pipe[1], STDERR_FILENO);
+    const int null_input = open("/dev/null", O_RDONLY);
+    if (null_input >= 0) dup2(null_input, STDIN_FILENO);
+    if (!options.directory.empty() && chdir(options.directory.c_str()) != 0) _exit(126);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  if (err_pipe[1] >= 0) close(err_pipe[1]);
+  if (pid < 0) {
+    close(out_pipe[0]);
+    if (err_pipe[0] >= 0) close(err_pipe[0]);
+    return -1;
+  }
   std::string text;
-  std::size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) text.append(buffer.data(), n);
-  const int status = pclose(pipe);
+  std::string errors;
+  std::vector<pollfd> open_fds{{out_pipe[0], POLLIN, 0}};
+  if (err_pipe[0] >= 0) open_fds.push_back({err_pipe[0], POLLIN, 0});
+  std::array<char, 4096> buffer{};
+  while (!open_fds.empty()) {
+    if (poll(open_fds.data(), open_fds.size(), -1) < 0 && errno != EINTR) break;
+    for (std::size_t i = 0; i < open_fds.size();) {
+      if (open_fds[i].revents == 0) {
+        ++i;
+        continue;
+      }
+      const ssize_t n = read(open_fds[i].fd, buffer.data(), buffer.size());
+      if (n > 0) {
+        (open_fds[i].fd == out_pipe[0] ? text : errors).append(buffer.data(), static_cast<std::size_t>(n));
+        ++i;
+      } else if (n < 0 && errno == EINTR) {
+        ++i;
+      } else {
+        close(open_fds[i].fd);
+        open_fds.erase(open_fds.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (output) *output = std::move(text);
+  if (options.error_output) *options.error_output = std::move(errors);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

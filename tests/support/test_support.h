@@ -76,8 +76,18 @@ HttpResponse http_request(const std::string& method, const std::string& url,
 // Decompresses a gzip body.
 std::string gunzip(const std::string& data);
 
-// Runs a command to completion, returns its exit status; output goes to `output`.
-int run_command(const std::vector<std::string>& argv, std::string* output = nullptr);
+struct CommandOptions {
+  // Where the command runs; empty: the test's own directory. A command run as another user
+  // needs a directory that user can enter, or it prints "could not change directory".
+  std::filesystem::path directory;
+  // Where stderr goes; null: into `output` with stdout, for messages in assertions.
+  // Set it whenever `output` is parsed, so no warning lands in the parsed text.
+  std::string* error_output = nullptr;
+};
+
+// Runs a command to completion (no shell), returns its exit status, or -1 when it could not
+// be started or was killed by a signal; stdout goes to `output`.
+int run_command(const std::vector<std::string>& argv, std::string* output = nullptr, const CommandOptions& options = {});
 
 std::string read_file(const std::filesystem::path& path);
 
