@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <algorithm>
+
 #include "agent/log.h"
 
 namespace assets {
@@ -15,10 +17,6 @@ std::string join_errors(const std::vector<ConfigError>& errors) {
 }
 
 }  // namespace
-
-double unix_time_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 ConfigLoadError::ConfigLoadError(std::vector<ConfigError> errors)
     : AgentError(join_errors(errors), kExitConfigError), errors_(std::move(errors)) {}
@@ -38,61 +36,127 @@ std::vector<ScheduledCollector> build_collectors(std::span<const RegistryEntry> 
 }
 
 Agent::Agent(std::span<const RegistryEntry> registry, AgentOptions options)
-    : registry_(registry), options_(std::move(options)), store_(unix_time_now()) {}
+    : registry_(registry),
+      options_(std::move(options)),
+      store_(std::make_shared<Store>(unix_time_now())),
+      scheduler_(store_, options_.max_start_jitter) {}
 
 Agent::~Agent() {
-  web_.reset();
-  scheduler_.reset();
+  web_.reset();  // no new reload requests
+  {
+    std::lock_guard lock(reload_mutex_);
+    stopping_ = true;
+  }
+  reload_changed_.notify_all();
+  if (reload_thread_.joinable()) reload_thread_.join();  // a reload is bounded by kReloadStopBudget
 }
 
 void Agent::start() {
-  std::lock_guard lock(reload_mutex_);
   apply(load_config_or_throw(options_.config_file));
+  reload_thread_ = std::thread([this] { reload_loop(); });
   try {
-    web_ = std::make_unique<WebServer>(options_.web, store_, [this] { return reload(); });
+    web_ = std::make_unique<WebServer>(options_.web, *store_, [this] { return reload(); });
   } catch (const std::exception& e) {
     throw StartupError(e.what());
   }
 }
 
 void Agent::apply(Config config) {
-  auto collectors = build_collectors(registry_, config);
+  // A collector whose settings did not change keeps running, with its caches; the others
+  // are replaced. The old drivers end (or are abandoned) before the new ones start, so a
+  // collector never runs twice at once.
+  std::shared_ptr<WorkerPool> pool = pool_;
+  if (!pool || config_->global.max_parallel != config.global.max_parallel) {
+    pool = std::make_shared<WorkerPool>(static_cast<std::size_t>(config.global.max_parallel));
+  }
+  const std::vector<std::string> running = scheduler_.names();
   std::vector<std::string> names;
-  for (const auto& collector : collectors) names.push_back(collector.name);
-  // The old drivers end before the new ones start, so a collector never runs twice at once.
-  scheduler_.reset();
-  store_.set_collectors(names, config.source);
-  scheduler_ = std::make_unique<Scheduler>(std::move(collectors), store_,
-                                           static_cast<std::size_t>(config.global.max_parallel),
-                                           options_.max_start_jitter);
-  store_.set_reload_status({true, unix_time_now()});
-  log::info("configuration loaded", {{"source", config.source}, {"collectors", std::to_string(names.size())}});
+  std::vector<std::string> replaced;
+  std::vector<ScheduledCollector> fresh;
+  for (const auto& entry : registry_) {
+    const std::string name(entry.name);
+    const bool is_running = std::find(running.begin(), running.end(), name) != running.end();
+    if (is_running && config_ && entry.unchanged(*config_, config)) {
+      names.push_back(name);
+      continue;
+    }
+    if (is_running) replaced.push_back(name);
+    if (auto spec = entry.make(config)) {
+      names.push_back(name);
+      fresh.push_back({name, std::move(*spec)});
+    }
+  }
+  const auto ended = scheduler_.stop(replaced, kReloadStopBudget);
+  for (auto& collector : fresh) {
+    if (auto previous = ended.find(collector.name); previous != ended.end()) {
+      collector.spec.collector->take_over(*previous->second);
+    }
+  }
+  store_->set_collectors(names, config.source);
+  for (auto& collector : fresh) scheduler_.start(std::move(collector), pool);
+  store_->set_reload_status({true, unix_time_now()});
+  log::info("configuration loaded", {{"source", config.source},
+                                     {"collectors", std::to_string(names.size())},
+                                     {"restarted", std::to_string(fresh.size())}});
+  pool_ = std::move(pool);
+  config_ = std::move(config);
 }
 
-ReloadOutcome Agent::reload() {
-  std::lock_guard lock(reload_mutex_);
-  std::string why;
+ReloadOutcome Agent::load_and_apply() {
+  std::size_t error_count = 1;
   try {
     apply(load_config_or_throw(options_.config_file));
     return {true, "configuration reloaded"};
   } catch (const ConfigLoadError& e) {
     for (const auto& error : e.errors()) log::error("configuration rejected", {{"error", error.to_string()}});
-    why = e.what();
+    error_count = e.errors().size();
   } catch (const std::exception& e) {
     log::error("configuration rejected", {{"error", e.what()}});
-    why = e.what();
   }
-  auto status = store_.snapshot()->reload;
+  auto status = store_->snapshot()->reload;
   status.successful = false;
-  store_.set_reload_status(status);
-  return {false, "configuration rejected; the running configuration stays:\n" + why};
+  store_->set_reload_status(status);
+  // The errors themselves go to the log only: they may quote values of the environment.
+  return {false, "configuration rejected (" + std::to_string(error_count) +
+                     (error_count == 1 ? " error" : " errors") +
+                     ", see the agent's log); the running configuration stays"};
+}
+
+void Agent::reload_loop() {
+  std::unique_lock lock(reload_mutex_);
+  for (;;) {
+    reload_changed_.wait(lock, [this] { return stopping_ || reloads_requested_ > reloads_done_; });
+    if (stopping_) return;
+    const std::uint64_t serving = reloads_requested_;
+    lock.unlock();
+    ReloadOutcome outcome = load_and_apply();
+    lock.lock();
+    reloads_done_ = serving;
+    last_reload_ = std::move(outcome);
+    reload_changed_.notify_all();
+  }
+}
+
+ReloadOutcome Agent::reload(std::chrono::milliseconds wait) {
+  std::unique_lock lock(reload_mutex_);
+  if (stopping_) return {false, "the agent is stopping"};
+  const std::uint64_t ticket = ++reloads_requested_;
+  reload_changed_.notify_all();
+  if (!reload_changed_.wait_for(lock, wait, [&] { return stopping_ || reloads_done_ >= ticket; })) {
+    return {false, "reload still in progress; its outcome will be in the log"};
+  }
+  if (reloads_done_ < ticket) return {false, "the agent is stopping"};
+  return last_reload_;
 }
 
 bool Agent::stop(std::chrono::milliseconds budget) {
-  std::lock_guard lock(reload_mutex_);
-  if (!scheduler_) return true;
-  scheduler_->request_stop();
-  return scheduler_->wait_stopped(budget);
+  {
+    std::lock_guard lock(reload_mutex_);
+    stopping_ = true;
+  }
+  reload_changed_.notify_all();
+  scheduler_.request_stop();
+  return scheduler_.wait_stopped(budget);
 }
 
 std::vector<int> Agent::ports() const { return web_ ? web_->ports() : std::vector<int>{}; }

@@ -2,12 +2,15 @@
 // The running agent: the loaded configuration, the store, the scheduler that feeds it and
 // the web server that reads it. Reloads swap the scheduler only when the new file is valid.
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/collector.h"
@@ -58,32 +61,50 @@ struct AgentOptions {
 
 class Agent {
  public:
+  // How long a reload waits for the drivers it replaces before abandoning them.
+  static constexpr std::chrono::milliseconds kReloadStopBudget{1000};
+  // How long an HTTP reload request waits for its outcome.
+  static constexpr std::chrono::milliseconds kReloadAnswerWait{5000};
+
   Agent(std::span<const RegistryEntry> registry, AgentOptions options);
   ~Agent();
 
   // Loads the configuration and starts collectors and web server.
   // Throws ConfigLoadError or StartupError.
   void start();
-  // Re-reads the configuration; on errors keeps the running one.
-  ReloadOutcome reload();
-  // Asks the collectors to stop; false when a run did not end within `budget`. The web
-  // server keeps answering until the Agent is destroyed.
+  // Asks the reload thread to re-read the configuration (on errors it keeps the running
+  // one) and waits up to `wait` for the outcome; requests made during a reload are served
+  // together by the next one. With a zero wait it only asks.
+  ReloadOutcome reload(std::chrono::milliseconds wait = kReloadAnswerWait);
+  // Asks the collectors to stop; false when a run did not end within `budget`. Never waits
+  // on a reload in progress. The web server keeps answering until the Agent is destroyed.
   bool stop(std::chrono::milliseconds budget);
 
-  Store& store() { return store_; }
+  Store& store() { return *store_; }
   std::vector<int> ports() const;
 
  private:
+  ReloadOutcome load_and_apply();
   void apply(Config config);
+  void reload_loop();
 
   std::span<const RegistryEntry> registry_;
   AgentOptions options_;
-  Store store_;
+  std::shared_ptr<Store> store_;
+  Scheduler scheduler_;
+  // Only the reload thread (and start(), before it exists) changes these.
+  std::optional<Config> config_;
+  std::shared_ptr<WorkerPool> pool_;
+
   std::mutex reload_mutex_;
-  std::unique_ptr<Scheduler> scheduler_;
+  std::condition_variable reload_changed_;
+  std::uint64_t reloads_requested_ = 0;
+  std::uint64_t reloads_done_ = 0;
+  ReloadOutcome last_reload_;
+  bool stopping_ = false;
+  std::thread reload_thread_;
+
   std::unique_ptr<WebServer> web_;
 };
-
-double unix_time_now();
 
 }  // namespace assets

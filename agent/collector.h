@@ -53,6 +53,10 @@ class Collector {
     std::lock_guard lock(mutex_);
     return collect(context);
   }
+  // Called before the first run when a reload replaces `previous` (whose driver has ended)
+  // with this collector: caches that stay valid under the new settings move over, so a
+  // reload does not redo expensive work.
+  virtual void take_over(Collector& previous) { (void)previous; }
 
  protected:
   // Throws on a failure of the whole collector; failing targets are results, not exceptions.
@@ -71,9 +75,14 @@ struct CollectorSpec {
 // Returns nullopt when the config does not enable this collector.
 using CollectorFactory = std::optional<CollectorSpec> (*)(const Config&);
 
+// Whether two configurations give the collector the same settings; a reload then keeps it
+// running as it is.
+using SectionComparator = bool (*)(const Config& before, const Config& after);
+
 struct RegistryEntry {
   std::string_view name;
   CollectorFactory make;
+  SectionComparator unchanged;
 };
 
 std::span<const RegistryEntry> collector_registry();

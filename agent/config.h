@@ -18,6 +18,7 @@ struct GlobalConfig {
   Duration interval = 30s;
   Duration timeout = 10s;
   int max_parallel = 8;
+  bool operator==(const GlobalConfig&) const = default;
 };
 
 struct TlsConfig {
@@ -27,11 +28,13 @@ struct TlsConfig {
   std::string server_name;
   bool insecure_skip_verify = false;
   std::string min_version;  // "", "TLS1.0" .. "TLS1.3"
+  bool operator==(const TlsConfig&) const = default;
 };
 
 struct BasicAuth {
   Secret username;
   Secret password;
+  bool operator==(const BasicAuth&) const = default;
 };
 
 struct StatusRange {
@@ -44,6 +47,7 @@ struct HeaderMatch {
   std::string header;
   std::string regex;
   bool allow_missing = false;
+  bool operator==(const HeaderMatch&) const = default;
 };
 
 struct HttpCheck {
@@ -63,6 +67,7 @@ struct HttpCheck {
   std::optional<BasicAuth> basic_auth;
   Secret bearer_token;  // from bearer_token or bearer_token_file
   std::string ip_family;  // "", "ip4", "ip6"
+  bool operator==(const HttpCheck&) const = default;
 };
 
 struct TcpCheck {
@@ -71,6 +76,7 @@ struct TcpCheck {
   std::string send;    // escape sequences \r \n \t \\ already decoded
   std::string expect;  // regex matched against what the peer sends
   std::uint64_t max_response_bytes = 64 << 10;
+  bool operator==(const TcpCheck&) const = default;
 };
 
 struct PostgresCheck {
@@ -82,6 +88,7 @@ struct PostgresCheck {
   Secret password;
   std::string sslmode = "prefer";
   std::vector<std::string> databases;  // report sizes of these
+  bool operator==(const PostgresCheck&) const = default;
 };
 
 enum class CheckKind { http, tcp, postgres };
@@ -94,6 +101,7 @@ struct CheckConfig {
   HttpCheck http;
   TcpCheck tcp;
   PostgresCheck postgres;
+  bool operator==(const CheckConfig&) const = default;
 };
 
 struct ContainersConfig {
@@ -111,11 +119,13 @@ struct ContainersConfig {
   int max_containers = 500;
   int max_parallel_inspects = 4;
   Duration resync_interval = 5min;
+  bool operator==(const ContainersConfig&) const = default;
 };
 
 struct RestoreTestConfig {
   std::string status_file;
   Duration max_age = 92 * 24h;
+  bool operator==(const RestoreTestConfig&) const = default;
 };
 
 enum class BackupVerify { auto_detect, none, plain, gzip, custom };
@@ -135,6 +145,7 @@ struct BackupSetConfig {
   std::optional<RestoreTestConfig> restore_test;
   Duration interval{0};
   Duration timeout{0};
+  bool operator==(const BackupSetConfig&) const = default;
 };
 
 struct CertEndpointConfig {
@@ -144,6 +155,7 @@ struct CertEndpointConfig {
   std::string ca_file;
   std::optional<Duration> expiry_warning;
   std::optional<Duration> expiry_critical;
+  bool operator==(const CertEndpointConfig&) const = default;
 };
 
 struct CertificatesConfig {
@@ -157,6 +169,7 @@ struct CertificatesConfig {
   Duration expiry_critical = 7 * 24h;
   std::uint64_t max_file_bytes = 1 << 20;
   int max_parallel = 16;
+  bool operator==(const CertificatesConfig&) const = default;
 };
 
 struct Config {

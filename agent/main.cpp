@@ -38,7 +38,7 @@ void print_config_errors(const ConfigLoadError& e) {
       agent.store().refresh();
     } else if (signal_number == SIGHUP) {
       log::info("reloading configuration", {{"trigger", "SIGHUP"}});
-      agent.reload();
+      agent.reload(std::chrono::milliseconds(0));  // on the reload thread: SIGTERM is never held up
     } else {
       log::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
       if (!agent.stop(kStopBudget)) {
@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   app.add_option("--config.file", config_file, "Configuration file (YAML); without it the embedded default runs");
   app.add_option("--web.listen-address", listen_addresses, "Address to listen on (repeatable); default :9842")
       ->take_all();
+  app.add_option("--web.max-connections", options.web.max_connections,
+                 "Connections served at once (each holds a thread while its request is read and answered)")
+      ->check(CLI::Range(4, 1024));
   app.add_option("--web.config.file", web_config_file, "Reserved for TLS and basic auth of the endpoints");
   app.add_option("--log.level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

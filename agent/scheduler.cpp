@@ -1,41 +1,114 @@
 #include "agent/scheduler.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <random>
+#include <thread>
 
 #include "agent/log.h"
 
 namespace assets {
-namespace {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+struct Scheduler::Driver {
+  std::string name;
+  std::shared_ptr<Collector> collector;
+  Duration interval;
+  Duration timeout;
+  Duration start_jitter;
+  std::shared_ptr<Store> store;
+  std::shared_ptr<WorkerPool> pool;
+  std::stop_source stop;
+  // Held while the driver writes to the store, and while it is told to stop: after stop()
+  // returns, a driver records nothing, even one that was abandoned mid-run.
+  std::mutex mutex;
+  std::condition_variable ended_changed;
+  bool ended = false;
 
-}  // namespace
-
-Scheduler::Scheduler(std::vector<ScheduledCollector> collectors, Store& store, std::size_t pool_threads,
-                     Duration max_start_jitter)
-    : store_(store), collectors_(std::move(collectors)), max_start_jitter_(max_start_jitter), pool_(pool_threads) {
-  running_ = collectors_.size();
-  for (std::size_t i = 0; i < collectors_.size(); ++i) {
-    threads_.emplace_back([this, i](std::stop_token stop) { drive(stop, i); });
+  void request_stop() {
+    std::lock_guard lock(mutex);
+    stop.request_stop();
   }
-}
+  bool wait_ended(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex);
+    return ended_changed.wait_until(lock, deadline, [this] { return ended; });
+  }
+};
+
+Scheduler::Scheduler(std::shared_ptr<Store> store, Duration max_start_jitter)
+    : store_(std::move(store)), max_start_jitter_(max_start_jitter) {}
 
 Scheduler::~Scheduler() {
   request_stop();
-  threads_.clear();  // joins
+  if (!wait_stopped(kDestructionBudget)) log::warn("collector runs did not end in time; abandoning them");
+}
+
+void Scheduler::start(ScheduledCollector collector, std::shared_ptr<WorkerPool> pool) {
+  auto driver = std::make_shared<Driver>();
+  driver->name = std::move(collector.name);
+  driver->collector = std::move(collector.spec.collector);
+  driver->interval = collector.spec.interval;
+  driver->timeout = collector.spec.timeout;
+  const auto jitter_limit = std::min(max_start_jitter_, driver->interval / 10);
+  std::mt19937_64 random(std::random_device{}());
+  driver->start_jitter =
+      Duration(jitter_limit.count() > 0 ? std::uniform_int_distribution<Duration::rep>(0, jitter_limit.count())(random) : 0);
+  driver->store = store_;
+  driver->pool = std::move(pool);
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  drivers_.push_back(driver);
+  // Detached: the thread owns its driver, and nothing ever has to wait for it.
+  std::thread([driver] { drive(driver); }).detach();
+}
+
+std::map<std::string, std::shared_ptr<Collector>> Scheduler::stop(const std::vector<std::string>& names,
+                                                                  std::chrono::milliseconds budget) {
+  std::vector<std::shared_ptr<Driver>> stopping;
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(drivers_, [&](const std::shared_ptr<Driver>& driver) {
+      if (std::find(names.begin(), names.end(), driver->name) == names.end()) return false;
+      stopping.push_back(driver);
+      return true;
+    });
+  }
+  for (const auto& driver : stopping) driver->request_stop();
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  std::map<std::string, std::shared_ptr<Collector>> ended;
+  for (const auto& driver : stopping) {
+    if (driver->wait_ended(deadline)) {
+      ended.emplace(driver->name, driver->collector);
+    } else {
+      log::warn("collector run did not end in time; abandoning it",
+                {{"collector", driver->name}, {"budget", format_duration(budget)}});
+    }
+  }
+  return ended;
+}
+
+std::vector<std::string> Scheduler::names() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> names;
+  for (const auto& driver : drivers_) names.push_back(driver->name);
+  return names;
 }
 
 void Scheduler::request_stop() {
-  // The drivers sleep on their stop tokens, which wake them.
-  for (auto& thread : threads_) thread.request_stop();
+  std::lock_guard lock(mutex_);
+  stopping_ = true;
+  for (const auto& driver : drivers_) driver->request_stop();
 }
 
 bool Scheduler::wait_stopped(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return stopped_.wait_for(lock, timeout, [this] { return running_ == 0; });
+  std::vector<std::shared_ptr<Driver>> drivers;
+  {
+    std::lock_guard lock(mutex_);
+    drivers = drivers_;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool all_ended = true;
+  for (const auto& driver : drivers) all_ended = driver->wait_ended(deadline) && all_ended;
+  return all_ended;
 }
 
 CollectorRun Scheduler::run_once(Collector& collector, Duration timeout, WorkerPool& pool, std::stop_token stop) {
@@ -55,7 +128,7 @@ CollectorRun Scheduler::run_once(Collector& collector, Duration timeout, WorkerP
   }
   const auto elapsed = std::chrono::steady_clock::now() - started;
   run.duration_seconds = std::chrono::duration<double>(elapsed).count();
-  run.timestamp_seconds = unix_now();
+  run.timestamp_seconds = unix_time_now();
   if (run.success && elapsed > timeout) {
     // Results that arrive after the deadline are still kept; the overrun itself is the failure.
     run.success = false;
@@ -64,13 +137,9 @@ CollectorRun Scheduler::run_once(Collector& collector, Duration timeout, WorkerP
   return run;
 }
 
-void Scheduler::drive(std::stop_token stop, std::size_t index) {
-  const ScheduledCollector& entry = collectors_[index];
-  std::mt19937_64 random(std::random_device{}());
-  const auto jitter_limit = std::min(max_start_jitter_, entry.spec.interval / 10);
-  const auto jitter =
-      Duration(jitter_limit.count() > 0 ? std::uniform_int_distribution<Duration::rep>(0, jitter_limit.count())(random) : 0);
-  auto next = std::chrono::steady_clock::now() + jitter;
+void Scheduler::drive(const std::shared_ptr<Driver>& driver) {
+  const std::stop_token stop = driver->stop.get_token();
+  auto next = std::chrono::steady_clock::now() + driver->start_jitter;
   std::mutex sleep_mutex;
   std::condition_variable_any sleeper;  // woken only by the stop token
   for (;;) {
@@ -78,25 +147,34 @@ void Scheduler::drive(std::stop_token stop, std::size_t index) {
       std::unique_lock lock(sleep_mutex);
       sleeper.wait_until(lock, stop, next, [] { return false; });
     }
-    if (stop.stop_requested()) break;
-    const auto started = std::chrono::steady_clock::now();
-    CollectorRun run = run_once(*entry.spec.collector, entry.spec.timeout, pool_, stop);
-    if (stop.stop_requested()) break;
-    if (!run.success) {
-      log::warn("collector run failed", {{"collector", entry.name}, {"error", run.error}});
-    } else {
-      log::debug("collector run finished",
-                 {{"collector", entry.name}, {"duration_seconds", std::to_string(run.duration_seconds)}});
+    {
+      std::lock_guard lock(driver->mutex);
+      if (stop.stop_requested()) break;
+      driver->store->run_started(driver->name, unix_time_now(), to_seconds(driver->timeout));
     }
-    store_.record(entry.name, std::move(run));
+    const auto started = std::chrono::steady_clock::now();
+    CollectorRun run = run_once(*driver->collector, driver->timeout, *driver->pool, stop);
+    {
+      std::lock_guard lock(driver->mutex);
+      if (stop.stop_requested()) break;
+      if (!run.success) {
+        log::warn("collector run failed", {{"collector", driver->name}, {"error", run.error}});
+      } else {
+        log::debug("collector run finished",
+                   {{"collector", driver->name}, {"duration_seconds", std::to_string(run.duration_seconds)}});
+      }
+      driver->store->record(driver->name, std::move(run));
+    }
     // Keep the cadence of the interval; skip slots that a long run overlapped.
-    next = started + entry.spec.interval;
+    next = started + driver->interval;
     const auto now = std::chrono::steady_clock::now();
-    while (next <= now) next += entry.spec.interval;
+    while (next <= now) next += driver->interval;
   }
-  std::lock_guard lock(mutex_);
-  --running_;
-  stopped_.notify_all();
+  {
+    std::lock_guard lock(driver->mutex);
+    driver->ended = true;
+  }
+  driver->ended_changed.notify_all();
 }
 
 }  // namespace assets

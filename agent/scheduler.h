@@ -1,13 +1,18 @@
 #pragma once
 // The collector driver: one thread per collector runs it on its interval, with a start
 // jitter and a deadline, times it, turns exceptions and overruns into a failed run, and
-// records the result in the Store. Targets within a collector share one WorkerPool.
+// records the result in the Store.
+//
+// A driver's thread co-owns everything it touches (its collector, the store, the pool), so
+// a driver whose collector is stuck in a blocking call can be abandoned: reload and
+// shutdown never wait for it longer than their budget. An abandoned thread ends by itself
+// when its run returns, and records nothing.
 #include <chrono>
-#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "agent/collector.h"
@@ -23,31 +28,40 @@ struct ScheduledCollector {
 
 class Scheduler {
  public:
-  Scheduler(std::vector<ScheduledCollector> collectors, Store& store, std::size_t pool_threads,
-            Duration max_start_jitter = std::chrono::seconds(1));
-  // Stops and joins; waits for runs in progress (each bounded by its own timeout).
+  explicit Scheduler(std::shared_ptr<Store> store, Duration max_start_jitter = std::chrono::seconds(1));
+  // Stops every driver, waiting for them at most kDestructionBudget.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
+  // Starts a driver. Ignored once request_stop() was called.
+  void start(ScheduledCollector collector, std::shared_ptr<WorkerPool> pool);
+  // Stops the named drivers, waiting `budget` for all of them together. Returns the
+  // collectors of the drivers that ended (their caches may be handed to successors); the
+  // others are abandoned.
+  std::map<std::string, std::shared_ptr<Collector>> stop(const std::vector<std::string>& names,
+                                                         std::chrono::milliseconds budget);
+  std::vector<std::string> names() const;
+
+  // Asks every driver to stop, and refuses new ones.
   void request_stop();
-  // True when every driver thread has finished within `timeout`.
+  // True when every driver's thread has ended within `timeout`.
   bool wait_stopped(std::chrono::milliseconds timeout);
 
   // Runs one collector once, synchronously, as a driver run would (for `assets-agent check`).
   static CollectorRun run_once(Collector& collector, Duration timeout, WorkerPool& pool, std::stop_token stop = {});
 
- private:
-  void drive(std::stop_token stop, std::size_t index);
+  static constexpr std::chrono::milliseconds kDestructionBudget{1000};
 
-  Store& store_;
-  std::vector<ScheduledCollector> collectors_;
+ private:
+  struct Driver;
+  static void drive(const std::shared_ptr<Driver>& driver);
+
+  std::shared_ptr<Store> store_;
   Duration max_start_jitter_;
-  WorkerPool pool_;
-  std::mutex mutex_;
-  std::condition_variable stopped_;
-  std::size_t running_ = 0;
-  std::vector<std::jthread> threads_;  // last: started after everything they use exists
+  mutable std::mutex mutex_;
+  bool stopping_ = false;
+  std::vector<std::shared_ptr<Driver>> drivers_;
 };
 
 }  // namespace assets

@@ -13,6 +13,7 @@ class Secret {
 
   const std::string& reveal() const { return value_; }
   bool empty() const { return value_.empty(); }
+  bool operator==(const Secret&) const = default;
   // What logs and the status page show in its place.
   static constexpr const char* kMask = "<secret>";
 

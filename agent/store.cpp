@@ -26,9 +26,17 @@ std::vector<prometheus::MetricFamily> driver_families(const std::vector<Collecto
       builder.gauge("assets_collector_duration_seconds", "Wall time of the collector's last run in seconds.");
   auto& last_run = builder.gauge("assets_collector_last_run_timestamp_seconds",
                                  "Unix time the collector's last run finished; shows how stale its values are.");
+  auto& run_start = builder.gauge("assets_collector_run_start_timestamp_seconds",
+                                  "Unix time the collector's latest run started; later than the last run's end while it "
+                                  "is still going.");
+  auto& timeout = builder.gauge("assets_collector_timeout_seconds", "Policy: how long one run of the collector may take.");
   for (const auto& view : views) {
-    if (!view.has_run) continue;
     const Labels labels{{"collector", view.name}};
+    if (view.run_start_timestamp_seconds > 0) {
+      run_start.add(labels, view.run_start_timestamp_seconds);
+      timeout.add(labels, view.timeout_seconds);
+    }
+    if (!view.has_run) continue;
     success.add(labels, view.success ? 1 : 0);
     duration.add(labels, view.duration_seconds);
     last_run.add(labels, view.last_run_timestamp_seconds);
@@ -76,6 +84,15 @@ void Store::set_collectors(const std::vector<std::string>& names, std::string co
   }
   entries_ = std::move(next);
   config_source_ = std::move(config_source);
+  publish_locked();
+}
+
+void Store::run_started(const std::string& name, double unix_time, double timeout_seconds) {
+  std::lock_guard lock(mutex_);
+  auto entry = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.view.name == name; });
+  if (entry == entries_.end()) return;
+  entry->view.run_start_timestamp_seconds = unix_time;
+  entry->view.timeout_seconds = timeout_seconds;
   publish_locked();
 }
 

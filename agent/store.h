@@ -26,6 +26,9 @@ struct CollectorView {
   bool success = false;
   double duration_seconds = 0;
   double last_run_timestamp_seconds = 0;
+  // The latest run's start; after last_run_timestamp_seconds while that run goes on.
+  double run_start_timestamp_seconds = 0;
+  double timeout_seconds = 0;
   std::string error;
   std::vector<TargetStatus> targets;
 };
@@ -50,6 +53,9 @@ class Store {
   // The collectors of the current configuration. Results of collectors that stay are kept
   // until their next run; the others are dropped.
   void set_collectors(const std::vector<std::string>& names, std::string config_source);
+  // A run begins: published at once, so a run that never ends shows (run start newer than
+  // the last run, for longer than its timeout).
+  void run_started(const std::string& name, double unix_time, double timeout_seconds);
   // Ignored when `name` is not a current collector (a run that outlived a reload).
   void record(const std::string& name, CollectorRun run);
   void set_reload_status(ReloadStatus status);

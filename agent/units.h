@@ -22,4 +22,9 @@ std::string format_size(std::uint64_t bytes);
 
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Unix time in seconds, as Prometheus' _timestamp_seconds metrics carry it.
+inline double unix_time_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace assets

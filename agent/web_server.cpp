@@ -74,15 +74,14 @@ WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandle
     if (!ports.empty()) ports += ',';
     ports += to_civetweb_port(address);
   }
-  const std::string threads = std::to_string(options.threads);
+  const std::string threads = std::to_string(options.max_connections);
   const std::string max_request = std::to_string(options.max_request_bytes);
   const std::string request_timeout = std::to_string(options.request_timeout_ms);
   const char* civetweb_options[] = {"listening_ports", ports.c_str(),
                                     "num_threads", threads.c_str(),
                                     "max_request_size", max_request.c_str(),
                                     "request_timeout_ms", request_timeout.c_str(),
-                                    "enable_keep_alive", "yes",
-                                    "keep_alive_timeout_ms", "30000",
+                                    "enable_keep_alive", "no",
                                     "enable_directory_listing", "no",
                                     // Headers and body go out in separate writes: without this,
                                     // Nagle and delayed ACKs add 40 ms to every scrape.

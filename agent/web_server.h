@@ -12,11 +12,16 @@ struct mg_connection;
 
 namespace assets {
 
+// civetweb serves each connection on a worker thread of its own until the connection
+// closes, so an idle or slow connection holds a worker. Hence: as many workers as
+// connections are allowed, no keep-alive (a worker is held only while a request is read
+// or answered; a scrape every 15 s gains nothing from it), and a deadline on reading the
+// request, so that slow or silent clients give their workers back.
 struct WebOptions {
   std::vector<std::string> listen_addresses{":9842"};
-  int threads = 4;                  // connections served at once
+  int max_connections = 64;         // worker threads: connections served at once
   int max_request_bytes = 8192;     // request line and headers
-  int request_timeout_ms = 10000;
+  int request_timeout_ms = 5000;    // to read the request; then the connection is closed
 };
 
 struct ReloadOutcome {

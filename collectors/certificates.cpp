@@ -40,10 +40,6 @@ struct TargetResult {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string join(const std::vector<std::string>& values, std::string_view separator) {
   std::string out;
   for (const auto& value : values) {
@@ -225,7 +221,7 @@ class CertificatesCollector final : public Collector {
       files = scan_files(context);
     }
 
-    const double now = unix_now();
+    const double now = unix_time_now();
     std::size_t certificates = 0;
     for (const auto* group : {&files, &endpoints}) {
       for (const TargetResult& target : *group) certificates += target.parsed->certificates.size();

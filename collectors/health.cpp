@@ -25,10 +25,6 @@ constexpr std::size_t kMaxBlockingThreads = 64;
 // its timeout does not make the collector's run overrun.
 constexpr Duration kRunOverhead = std::chrono::seconds(1);
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 struct CheckState {
   std::string name;
   CheckKind kind = CheckKind::http;
@@ -116,7 +112,7 @@ class HealthCollector final : public Collector {
     const bool was_up = state.last && state.last->up;
     const std::string kind(to_string(state.kind));
     if (result->up) {
-      state.last_success_unix = unix_now();
+      state.last_success_unix = unix_time_now();
       if (!first && !was_up) log::info("health check is up again", {{"check", state.name}, {"kind", kind}});
     } else {
       if (first || was_up) {

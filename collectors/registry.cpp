@@ -8,11 +8,16 @@
 namespace assets {
 namespace {
 
+// The global section gives every collector its defaults, so it is part of each one's settings.
 constexpr RegistryEntry kRegistry[] = {
-    {"health", make_health_collector},
-    {"containers", make_containers_collector},
-    {"backups", make_backups_collector},
-    {"certificates", make_certificates_collector},
+    {"health", make_health_collector,
+     [](const Config& a, const Config& b) { return a.global == b.global && a.health == b.health; }},
+    {"containers", make_containers_collector,
+     [](const Config& a, const Config& b) { return a.global == b.global && a.containers == b.containers; }},
+    {"backups", make_backups_collector,
+     [](const Config& a, const Config& b) { return a.global == b.global && a.backups == b.backups; }},
+    {"certificates", make_certificates_collector,
+     [](const Config& a, const Config& b) { return a.global == b.global && a.certificates == b.certificates; }},
 };
 
 }  // namespace

@@ -16,6 +16,8 @@ namespace assets::testing {
 struct FakeBehaviour {
   std::atomic<int> runs{0};
   std::atomic<bool> hang{false};   // block until released or stopped
+  std::atomic<bool> ignore_stop{false};  // with hang: block until released, deaf to stop
+  std::atomic<int> constructed{0};
   std::atomic<bool> fail{false};   // throw
   std::mutex mutex;
   std::condition_variable_any release;
@@ -23,7 +25,9 @@ struct FakeBehaviour {
 
 class FakeCollector : public Collector {
  public:
-  FakeCollector(std::string metric, FakeBehaviour& behaviour) : metric_(std::move(metric)), behaviour_(behaviour) {}
+  FakeCollector(std::string metric, FakeBehaviour& behaviour) : metric_(std::move(metric)), behaviour_(behaviour) {
+    ++behaviour_.constructed;
+  }
 
  protected:
   CollectResult collect(const CollectContext& context) override {
@@ -31,7 +35,11 @@ class FakeCollector : public Collector {
     if (behaviour_.hang) {
       // Ignores the deadline on purpose: it stands for a target stuck in a blocking call.
       std::unique_lock lock(behaviour_.mutex);
-      behaviour_.release.wait(lock, context.stop, [this] { return !behaviour_.hang; });
+      if (behaviour_.ignore_stop) {
+        behaviour_.release.wait(lock, [this] { return !behaviour_.hang; });
+      } else {
+        behaviour_.release.wait(lock, context.stop, [this] { return !behaviour_.hang; });
+      }
     }
     if (behaviour_.fail) throw std::runtime_error("fake failure");
     MetricsBuilder builder;

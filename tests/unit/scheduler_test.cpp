@@ -27,27 +27,33 @@ const CollectorView* find(const Snapshot& snapshot, const std::string& name) {
 }
 
 TEST(Scheduler, RunsEachCollectorOnItsInterval) {
-  Store store(1);
+  auto store_owner = std::make_shared<Store>(1);
+  Store& store = *store_owner;
   FakeBehaviour fast;
   FakeBehaviour slow;
   store.set_collectors({"fast", "slow"}, "t");
   std::vector<ScheduledCollector> collectors;
   collectors.push_back(fake("fast", fast, 100ms, 50ms));
   collectors.push_back(fake("slow", slow, 10s, 1s));
-  Scheduler scheduler(std::move(collectors), store, 2, 0ms);
+  Scheduler scheduler(store_owner, 0ms);
+  auto pool = std::make_shared<WorkerPool>(2);
+  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
   EXPECT_TRUE(eventually([&] { return fast.runs >= 5; }));
   EXPECT_EQ(slow.runs, 1);
   EXPECT_TRUE(store.snapshot()->ready);
 }
 
 TEST(Scheduler, ExceptionBecomesFailedRun) {
-  Store store(1);
+  auto store_owner = std::make_shared<Store>(1);
+  Store& store = *store_owner;
   FakeBehaviour behaviour;
   behaviour.fail = true;
   store.set_collectors({"broken"}, "t");
   std::vector<ScheduledCollector> collectors;
   collectors.push_back(fake("broken", behaviour, 10s, 1s));
-  Scheduler scheduler(std::move(collectors), store, 1, 0ms);
+  Scheduler scheduler(store_owner, 0ms);
+  auto pool = std::make_shared<WorkerPool>(1);
+  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
   ASSERT_TRUE(eventually([&] { return store.snapshot()->ready; }));
   const auto snapshot = store.snapshot();
   EXPECT_FALSE(find(*snapshot, "broken")->success);
@@ -75,7 +81,8 @@ TEST(Scheduler, OverrunIsAFailureButKeepsResults) {
 // The acceptance case: a collector hangs past its timeout; /metrics is served from the
 // snapshot and every scrape answers in under 50 ms, and the other collector keeps running.
 TEST(Scheduler, HangingCollectorDelaysNeitherScrapesNorOtherCollectors) {
-  Store store(1);
+  auto store_owner = std::make_shared<Store>(1);
+  Store& store = *store_owner;
   FakeBehaviour hanging;
   hanging.hang = true;
   FakeBehaviour healthy;
@@ -83,7 +90,9 @@ TEST(Scheduler, HangingCollectorDelaysNeitherScrapesNorOtherCollectors) {
   std::vector<ScheduledCollector> collectors;
   collectors.push_back(fake("hanging", hanging, 1s, 200ms));
   collectors.push_back(fake("healthy", healthy, 100ms, 50ms));
-  Scheduler scheduler(std::move(collectors), store, 2, 0ms);
+  Scheduler scheduler(store_owner, 0ms);
+  auto pool = std::make_shared<WorkerPool>(2);
+  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
   WebOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
   WebServer web(options, store, [] { return ReloadOutcome{true, "ok"}; });
@@ -105,17 +114,68 @@ TEST(Scheduler, HangingCollectorDelaysNeitherScrapesNorOtherCollectors) {
 }
 
 TEST(Scheduler, StopWakesSleepingDriversAtOnce) {
-  Store store(1);
+  auto store_owner = std::make_shared<Store>(1);
+  Store& store = *store_owner;
   FakeBehaviour behaviour;
   store.set_collectors({"idle"}, "t");
   std::vector<ScheduledCollector> collectors;
   collectors.push_back(fake("idle", behaviour, 1h, 1s));
-  Scheduler scheduler(std::move(collectors), store, 1, 0ms);
+  Scheduler scheduler(store_owner, 0ms);
+  auto pool = std::make_shared<WorkerPool>(1);
+  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
   ASSERT_TRUE(eventually([&] { return behaviour.runs == 1; }));
   const auto started = std::chrono::steady_clock::now();
   scheduler.request_stop();
   EXPECT_TRUE(scheduler.wait_stopped(1s));
   EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+}
+
+// Defect 4: a collector stuck in a call that ignores its stop token held reload and
+// shutdown for as long as it was stuck. Its driver is abandoned after the budget instead,
+// and records nothing when the call finally returns.
+TEST(Scheduler, StopAbandonsADriverStuckPastItsBudget) {
+  auto store = std::make_shared<Store>(1);
+  FakeBehaviour stuck;
+  stuck.hang = true;
+  stuck.ignore_stop = true;
+  store->set_collectors({"stuck"}, "t");
+  Scheduler scheduler(store, 0ms);
+  scheduler.start(fake("stuck", stuck, 1h, 100ms), std::make_shared<WorkerPool>(1));
+  ASSERT_TRUE(eventually([&] { return stuck.runs == 1; }));
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto ended = scheduler.stop({"stuck"}, 200ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+  EXPECT_TRUE(ended.empty());
+  EXPECT_TRUE(scheduler.names().empty());
+
+  stuck.hang = false;
+  stuck.release.notify_all();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(find(*store->snapshot(), "stuck")->has_run) << "an abandoned run was recorded";
+}
+
+// Defect 7: a run that never ends left success at its last value and nothing else to see.
+// The run's start is published when it begins, with the timeout it is held to.
+TEST(Scheduler, RunInProgressShowsItsStartAndTimeout) {
+  auto store = std::make_shared<Store>(1);
+  FakeBehaviour hanging;
+  hanging.hang = true;
+  store->set_collectors({"hanging"}, "t");
+  Scheduler scheduler(store, 0ms);
+  const double before = unix_time_now();
+  scheduler.start(fake("hanging", hanging, 1h, 250ms), std::make_shared<WorkerPool>(1));
+  ASSERT_TRUE(eventually([&] { return hanging.runs == 1; }));
+  const auto snapshot = store->snapshot();
+  EXPECT_GE(find(*snapshot, "hanging")->run_start_timestamp_seconds, before);
+  EXPECT_NE(snapshot->text.find("assets_collector_timeout_seconds{collector=\"hanging\"} 0.25"), std::string::npos)
+      << snapshot->text;
+  EXPECT_NE(snapshot->text.find("assets_collector_run_start_timestamp_seconds{collector=\"hanging\"}"),
+            std::string::npos);
+  EXPECT_EQ(snapshot->text.find("assets_collector_last_run_timestamp_seconds{collector=\"hanging\"}"),
+            std::string::npos);
+  scheduler.request_stop();
+  EXPECT_TRUE(scheduler.wait_stopped(2s));
 }
 
 TEST(WorkerPool, RunsAllTasksWithBoundedThreads) {
