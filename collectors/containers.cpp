@@ -166,7 +166,7 @@ std::string ContainersCollector::list_target() const {
 
 std::optional<ContainersCollector::Failure> ContainersCollector::learn_version(const CollectContext& context) {
   version_.reset();
-  const EngineReply reply = transport_->get("/version", request_timeout(context), kMaxVersionBytes);
+  const EngineReply reply = transport_->get("/version", request_timeout(context), kMaxVersionBytes, context.stop);
   if (const Checked checked = check(reply, "version"); checked.failure != EngineFailure::none) {
     return Failure{checked.failure, checked.detail};
   }
@@ -199,7 +199,7 @@ std::string ContainersCollector::events_target(WallClock::time_point now) const 
 std::optional<std::set<std::string>> ContainersCollector::changed_by_events(const CollectContext& context) {
   if (!synced_at_ || config_.resync_interval.count() <= 0) return std::nullopt;
   const EngineReply reply =
-      transport_->get(events_target(WallClock::now()), request_timeout(context), kMaxEventsBytes);
+      transport_->get(events_target(WallClock::now()), request_timeout(context), kMaxEventsBytes, context.stop);
   std::string problem;
   if (const Checked checked = check(reply, "events"); checked.failure != EngineFailure::none) {
     problem = checked.detail;
@@ -265,7 +265,7 @@ void ContainersCollector::inspect(const CollectContext& context, const std::vect
     for (std::size_t i = next++; i < ids.size(); i = next++) {
       if (context.stop.stop_requested() || context.remaining() <= Duration(0)) return;
       const EngineReply reply =
-          transport_->get(api_prefix_ + "/containers/" + ids[i] + "/json", request_timeout(context), kMaxInspectBytes);
+          transport_->get(api_prefix_ + "/containers/" + ids[i] + "/json", request_timeout(context), kMaxInspectBytes, context.stop);
       Result& result = results[i];
       if (reply.failure == EngineFailure::none && reply.status == 404) {
         result.outcome = Outcome::gone;  // removed between list and inspect
@@ -365,12 +365,12 @@ CollectResult ContainersCollector::collect(const CollectContext& context) {
   if (!version_) {
     if (auto failure = learn_version(context)) return engine_failed(failure->reason, std::move(failure->detail));
   }
-  EngineReply list_reply = transport_->get(list_target(), request_timeout(context), kMaxListBytes);
+  EngineReply list_reply = transport_->get(list_target(), request_timeout(context), kMaxListBytes, context.stop);
   if (list_reply.failure == EngineFailure::none && fingerprint(list_reply) != version_fingerprint_) {
     // Another engine version answers: what was learnt about the old one no longer holds.
     forget_history();
     if (auto failure = learn_version(context)) return engine_failed(failure->reason, std::move(failure->detail));
-    list_reply = transport_->get(list_target(), request_timeout(context), kMaxListBytes);
+    list_reply = transport_->get(list_target(), request_timeout(context), kMaxListBytes, context.stop);
   }
   if (const Checked checked = check(list_reply, "container list"); checked.failure != EngineFailure::none) {
     return engine_failed(checked.failure, checked.detail);

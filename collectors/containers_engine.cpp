@@ -61,6 +61,34 @@ long tls_version(const std::string& name) {
   return CURL_SSLVERSION_DEFAULT;
 }
 
+// curl_easy_perform would look at nothing but its own timeout: a socket that accepts and
+// never answers would hold a reload or a shutdown for the whole of it. A multi handle's
+// poll is woken by the stop request instead.
+CURLcode perform(CURL* handle, const std::stop_token& stop) {
+  std::unique_ptr<CURLM, decltype(&curl_multi_cleanup)> multi(curl_multi_init(), &curl_multi_cleanup);
+  if (!multi || curl_multi_add_handle(multi.get(), handle) != CURLM_OK) return CURLE_OUT_OF_MEMORY;
+  CURLcode result = CURLE_ABORTED_BY_CALLBACK;
+  {
+    const std::stop_callback wake(stop, [&multi] { curl_multi_wakeup(multi.get()); });
+    int running = 1;
+    while (!stop.stop_requested()) {
+      if (curl_multi_perform(multi.get(), &running) != CURLM_OK) {
+        result = CURLE_RECV_ERROR;
+        break;
+      }
+      if (running == 0) {
+        int queued = 0;
+        const CURLMsg* message = curl_multi_info_read(multi.get(), &queued);
+        result = message != nullptr && message->msg == CURLMSG_DONE ? message->data.result : CURLE_RECV_ERROR;
+        break;
+      }
+      curl_multi_poll(multi.get(), nullptr, 0, 1000, nullptr);
+    }
+  }
+  curl_multi_remove_handle(multi.get(), handle);
+  return result;
+}
+
 class CurlTransport final : public EngineTransport {
  public:
   explicit CurlTransport(const ContainersConfig& config) : tls_(config.tls) {
@@ -86,7 +114,8 @@ class CurlTransport final : public EngineTransport {
     return "tcp://" + host_port_;
   }
 
-  EngineReply get(const std::string& target, Duration timeout, std::size_t max_body_bytes) override {
+  EngineReply get(const std::string& target, Duration timeout, std::size_t max_body_bytes,
+                  std::stop_token stop) override {
     EngineReply reply;
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
     if (!curl) {
@@ -132,7 +161,7 @@ class CurlTransport final : public EngineTransport {
       }
     }
 
-    const CURLcode code = curl_easy_perform(handle);
+    const CURLcode code = perform(handle, stop);
     if (code == CURLE_OK) {
       curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &reply.status);
       reply.body = std::move(sink.body);
@@ -148,6 +177,7 @@ class CurlTransport final : public EngineTransport {
         reply.failure = connect_failure(os_errno);
         break;
       case CURLE_OPERATION_TIMEDOUT:
+      case CURLE_ABORTED_BY_CALLBACK:  // stopped: the run's result is dropped anyway
         reply.failure = EngineFailure::timeout;
         break;
       default:

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <stop_token>
 #include <string_view>
 
 #include "agent/config.h"
@@ -27,8 +28,10 @@ class EngineTransport {
  public:
   virtual ~EngineTransport() = default;
   // `target` is the path and query, e.g. "/v1.41/containers/json?all=1". A body longer
-  // than max_body_bytes is a protocol failure.
-  virtual EngineReply get(const std::string& target, Duration timeout, std::size_t max_body_bytes) = 0;
+  // than max_body_bytes is a protocol failure. Returns within `timeout`, or at once when
+  // `stop` is requested (a timeout failure).
+  virtual EngineReply get(const std::string& target, Duration timeout, std::size_t max_body_bytes,
+                          std::stop_token stop) = 0;
   // Where the engine is, for logs and the status page: "unix:///var/run/docker.sock".
   virtual std::string endpoint() const = 0;
 };

@@ -34,13 +34,13 @@ class RecordingTransport final : public containers::EngineTransport {
   RecordingTransport(std::unique_ptr<containers::EngineTransport> inner, std::shared_ptr<std::vector<std::string>> log,
                      Hook before = {})
       : inner_(std::move(inner)), log_(std::move(log)), before_(std::move(before)) {}
-  EngineReply get(const std::string& target, Duration timeout, std::size_t max_body_bytes) override {
+  EngineReply get(const std::string& target, Duration timeout, std::size_t max_body_bytes, std::stop_token stop) override {
     {
       std::lock_guard lock(mutex_);
       log_->push_back(target);
     }
     if (before_) before_(target);
-    return inner_->get(target, timeout, max_body_bytes);
+    return inner_->get(target, timeout, max_body_bytes, stop);
   }
   std::string endpoint() const override { return inner_->endpoint(); }
 

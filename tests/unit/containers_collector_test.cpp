@@ -68,7 +68,7 @@ struct EngineState {
 class FakeTransport final : public containers::EngineTransport {
  public:
   explicit FakeTransport(std::shared_ptr<EngineState> state) : state_(std::move(state)) {}
-  EngineReply get(const std::string& target, Duration, std::size_t) override {
+  EngineReply get(const std::string& target, Duration, std::size_t, std::stop_token) override {
     std::lock_guard lock(state_->mutex);
     state_->requests.push_back(target);
     if (target == "/version") return state_->version;

@@ -173,7 +173,7 @@ TEST(ContainersEngine, ReadsAResponse) {
   testing::TempDir dir;
   const std::string path = (dir / "docker.sock").string();
   FakeEngineServer server(path, docker_engine);
-  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20);
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20, {});
   EXPECT_EQ(reply.failure, EngineFailure::none) << reply.detail;
   EXPECT_EQ(reply.status, 200);
   EXPECT_TRUE(parse_version(reply.body).value);
@@ -182,7 +182,7 @@ TEST(ContainersEngine, ReadsAResponse) {
 TEST(ContainersEngine, MissingSocketIsNotFound) {
   testing::TempDir dir;
   const auto transport = make_curl_transport(socket_config((dir / "absent.sock").string()));
-  const auto reply = transport->get("/version", 5s, 1 << 20);
+  const auto reply = transport->get("/version", 5s, 1 << 20, {});
   EXPECT_EQ(reply.failure, EngineFailure::not_found);
   EXPECT_NE(reply.detail.find("absent.sock"), std::string::npos) << reply.detail;
   EXPECT_EQ(transport->endpoint(), "unix://" + (dir / "absent.sock").string());
@@ -196,7 +196,7 @@ TEST(ContainersEngine, ASocketNobodyServesIsNotFound) {
   address.sun_family = AF_UNIX;
   path.copy(address.sun_path, sizeof address.sun_path - 1);
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);  // bound, never listening
-  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20);
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20, {});
   close(fd);
   EXPECT_EQ(reply.failure, EngineFailure::not_found) << reply.detail;
 }
@@ -217,7 +217,7 @@ TEST(ContainersEngine, ASocketWithoutAccessIsPermissionDenied) {
     ASSERT_GE(child, 0);
     if (child == 0) {
       if (setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
-      _exit(static_cast<int>(make_curl_transport(config)->get("/version", 5s, 1 << 20).failure));
+      _exit(static_cast<int>(make_curl_transport(config)->get("/version", 5s, 1 << 20, {}).failure));
     }
     int status = 0;
     waitpid(child, &status, 0);
@@ -226,7 +226,7 @@ TEST(ContainersEngine, ASocketWithoutAccessIsPermissionDenied) {
     reason = WEXITSTATUS(status);
   } else {
     ASSERT_EQ(chmod(path.c_str(), 0), 0);
-    reason = static_cast<int>(make_curl_transport(config)->get("/version", 5s, 1 << 20).failure);
+    reason = static_cast<int>(make_curl_transport(config)->get("/version", 5s, 1 << 20, {}).failure);
   }
   close(fd);
   EXPECT_EQ(reason, static_cast<int>(EngineFailure::permission_denied));
@@ -237,10 +237,29 @@ TEST(ContainersEngine, AHangingEngineTimesOutWithinTheTimeout) {
   const std::string path = (dir / "docker.sock").string();
   FakeEngineServer server(path, [](const std::string&) { return std::string(); });
   const auto started = std::chrono::steady_clock::now();
-  const auto reply = make_curl_transport(socket_config(path))->get("/version", 300ms, 1 << 20);
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 300ms, 1 << 20, {});
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(reply.failure, EngineFailure::timeout) << reply.detail;
   EXPECT_LT(took, 3s);
+}
+
+// Defect 4: curl_easy_perform looked only at its own timeout, so a socket that accepts and
+// never answers held a reload or a shutdown for the whole containers timeout (60 s).
+TEST(ContainersEngine, AStopRequestEndsARequestToAHangingEngineAtOnce) {
+  testing::TempDir dir;
+  const std::string path = (dir / "docker.sock").string();
+  FakeEngineServer server(path, [](const std::string&) { return std::string(); });
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    stop.request_stop();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 60s, 1 << 20, stop.get_token());
+  const auto took = std::chrono::steady_clock::now() - started;
+  stopper.join();
+  EXPECT_EQ(reply.failure, EngineFailure::timeout) << reply.detail;
+  EXPECT_LT(took, 1s);
 }
 
 TEST(ContainersEngine, ACollectorRunAgainstAHangingEngineEndsAtItsDeadline) {
@@ -259,7 +278,7 @@ TEST(ContainersEngine, StatusCodesArePassedOn) {
   testing::TempDir dir;
   const std::string path = (dir / "docker.sock").string();
   FakeEngineServer server(path, [](const std::string&) { return http_response(500, R"({"message":"boom"})"); });
-  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20);
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20, {});
   EXPECT_EQ(reply.failure, EngineFailure::none);
   EXPECT_EQ(reply.status, 500);
 }
@@ -268,7 +287,7 @@ TEST(ContainersEngine, GarbageInsteadOfHttpIsAProtocolFailure) {
   testing::TempDir dir;
   const std::string path = (dir / "docker.sock").string();
   FakeEngineServer server(path, [](const std::string&) { return std::string("\x01\x02garbage\r\n\r\n"); });
-  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20);
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20, {});
   EXPECT_EQ(reply.failure, EngineFailure::protocol) << reply.detail;
 }
 
@@ -276,7 +295,7 @@ TEST(ContainersEngine, AnOversizedBodyIsAProtocolFailure) {
   testing::TempDir dir;
   const std::string path = (dir / "docker.sock").string();
   FakeEngineServer server(path, [](const std::string&) { return http_response(200, std::string(100000, 'x')); });
-  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1000);
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1000, {});
   EXPECT_EQ(reply.failure, EngineFailure::protocol);
   EXPECT_NE(reply.detail.find("larger than 1000 bytes"), std::string::npos) << reply.detail;
 }
@@ -287,7 +306,7 @@ TEST(ContainersEngine, ATruncatedBodyIsAProtocolFailure) {
   FakeEngineServer server(path, [](const std::string&) {
     return std::string("HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{\"Version\":");
   });
-  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20);
+  const auto reply = make_curl_transport(socket_config(path))->get("/version", 5s, 1 << 20, {});
   EXPECT_EQ(reply.failure, EngineFailure::protocol) << reply.detail;
 }
 
