@@ -4,10 +4,12 @@
 #include <set>
 
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <yaml-cpp/yaml.h>
 
 #include "agent/config_reader.h"
+#include "agent/files.h"
 #include "agent/host_port.h"
 
 namespace assets {
@@ -71,6 +73,19 @@ void decode_global(ConfigReader& reader, const YAML::Node& node, GlobalConfig& g
   }
 }
 
+// TLS files are read at run time by libcurl or OpenSSL, which open them blocking: a
+// missing file, or a FIFO that would hold a check forever, is caught here instead.
+void check_tls_file(ConfigReader& reader, MapReader& map, std::string_view key, const std::string& file) {
+  if (file.empty()) return;
+  FileReadError failure;
+  const int fd = open_regular_file(file, failure);
+  if (fd >= 0) {
+    close(fd);
+  } else {
+    reader.error(map.get(key), map.path(key), failure.message);
+  }
+}
+
 std::optional<TlsConfig> decode_tls(ConfigReader& reader, MapReader& parent) {
   const YAML::Node node = parent.get("tls");
   if (!node.IsDefined()) return std::nullopt;
@@ -83,6 +98,9 @@ std::optional<TlsConfig> decode_tls(ConfigReader& reader, MapReader& parent) {
   map.read("insecure_skip_verify", tls.insecure_skip_verify);
   map.read("min_version", tls.min_version);
   map.finish();
+  check_tls_file(reader, map, "ca_file", tls.ca_file);
+  check_tls_file(reader, map, "cert_file", tls.cert_file);
+  check_tls_file(reader, map, "key_file", tls.key_file);
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     reader.error(node, map.path(tls.cert_file.empty() ? "cert_file" : "key_file"),
                  "cert_file and key_file must be given together");
@@ -450,6 +468,7 @@ void decode_certificates(ConfigReader& reader, const YAML::Node& node, Config& c
         endpoint_map.read("server_name", endpoint.server_name);
         endpoint_map.read_duration("timeout", endpoint.timeout);
         endpoint_map.read("ca_file", endpoint.ca_file);
+        check_tls_file(reader, endpoint_map, "ca_file", endpoint.ca_file);
         if (endpoint_map.has("expiry_warning")) {
           Duration warning{};
           endpoint_map.read_duration("expiry_warning", warning);

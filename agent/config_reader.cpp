@@ -7,6 +7,8 @@
 
 #include <re2/re2.h>
 
+#include "agent/files.h"
+
 namespace assets {
 namespace {
 
@@ -302,24 +304,9 @@ void MapReader::finish() {
 }
 
 std::optional<std::string> read_small_file(const std::string& path, std::uint64_t limit, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::string contents;
-  char buffer[8192];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    contents.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (contents.size() > limit) {
-      error = "file " + path + " is larger than " + format_size(limit);
-      return std::nullopt;
-    }
-  }
-  if (in.bad()) {
-    error = "cannot read " + path;
-    return std::nullopt;
-  }
+  FileReadError failure;
+  auto contents = read_regular_file(path, limit, failure);
+  if (!contents) error = std::move(failure.message);
   return contents;
 }
 

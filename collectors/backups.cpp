@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 
+#include "agent/files.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
 #include "collectors/backups_name_time.h"
@@ -198,12 +199,14 @@ class BackupSet {
     }
     if (pending_ && pending_->identity != newest.identity) pending_.reset();
 
-    const int fd = open(newest.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    // The newest file may have been replaced by a FIFO since the scan: open() must not wait.
+    FileReadError failure;
+    const int fd = open_regular_file(newest.path, failure);
     if (fd < 0) {
-      const int error_number = errno;
       outcome.verified = false;
-      outcome.permission_denied = error_number == EACCES || error_number == EPERM;
-      outcome.detail = "cannot open: " + std::string(std::strerror(error_number));
+      outcome.permission_denied = failure.error_number == EACCES || failure.error_number == EPERM;
+      outcome.detail = failure.error_number != 0 ? "cannot open: " + std::string(std::strerror(failure.error_number))
+                                                 : "not a regular file";
       return outcome;
     }
     VerifyStatus status = resume_verification(fd, newest, budget);
@@ -297,35 +300,14 @@ class BackupSet {
   }
 
   static std::optional<double> read_restore_test_success(const std::string& path, std::string& problem) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-      problem = errno == ENOENT ? "no status file " + path + " (never run?)"
-                                : "cannot read " + path + ": " + std::strerror(errno);
-      return std::nullopt;
-    }
-    struct stat status {};
-    std::string text;
-    if (fstat(fd, &status) == 0 && S_ISREG(status.st_mode)) {
-      text.resize(kMaxStatusFileBytes + 1);
-      std::size_t have = 0;
-      while (have < text.size()) {
-        const ssize_t got = read(fd, text.data() + have, text.size() - have);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break;
-        have += static_cast<std::size_t>(got);
-      }
-      text.resize(have);
-    } else {
-      problem = path + " is not a regular file";
-    }
-    close(fd);
-    if (!problem.empty()) return std::nullopt;
-    if (text.size() > kMaxStatusFileBytes) {
-      problem = path + " is larger than " + format_size(kMaxStatusFileBytes);
+    FileReadError failure;
+    const std::optional<std::string> text = read_regular_file(path, kMaxStatusFileBytes, failure);
+    if (!text) {
+      problem = failure.error_number == ENOENT ? "no status file " + path + " (never run?)" : failure.message;
       return std::nullopt;
     }
     std::string error;
-    const std::optional<RestoreTestStatus> parsed = parse_restore_test_status(text, error);
+    const std::optional<RestoreTestStatus> parsed = parse_restore_test_status(*text, error);
     if (!parsed) {
       problem = path + ": " + error;
       return std::nullopt;

@@ -72,6 +72,9 @@ FileScan read_stated(const std::string& path, const struct stat& info, std::uint
   // O_NONBLOCK: should the path turn into a FIFO after stat, open must not wait for a writer.
   const FileDescriptor file(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (file.get() < 0) return failed_errno("open", errno);
+  struct stat opened {};
+  if (fstat(file.get(), &opened) != 0) return failed_errno("stat", errno);
+  if (!S_ISREG(opened.st_mode)) return failed(CertFailure::other, "not a regular file");
   // One byte more than stat promised shows a file that grew meanwhile.
   WipedBuffer buffer(static_cast<std::size_t>(size) + 1);
   std::size_t used = 0;

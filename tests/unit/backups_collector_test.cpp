@@ -4,7 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
+#include <future>
 #include <thread>
 
 #include "collectors/backups_scan.h"
@@ -252,6 +254,46 @@ TEST(BackupsCollector, UnreadableNewestBackupIsPermissionDenied) {
     return expected ? 0 : 1;
   });
   EXPECT_EQ(result, 0);
+}
+
+// Defect 5: the newest backup replaced by a FIFO between the scan and the verification
+// held the driver in open() for good. Races the swap against runs; each must end.
+TEST(BackupsCollector, NewestBackupSwappedForAFifoNeverHoldsARun) {
+  TempDir dir;
+  make_backup(dir / "assets_0.sql", 3h);
+  const fs::path newest = dir / "assets_1.sql";
+  const fs::path regular = dir / "regular.tmp";
+  const fs::path fifo = dir / "fifo.tmp";
+  std::atomic<bool> swapping{true};
+  std::thread swapper([&] {
+    for (int i = 0; swapping; ++i) {
+      make_backup(regular, 2h, 4096 + static_cast<std::size_t>(i % 64));  // a new identity each time
+      fs::rename(regular, newest);
+      std::this_thread::yield();
+      ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+      fs::rename(fifo, newest);
+      std::this_thread::yield();
+    }
+  });
+  Harness harness(set_yaml(dir.path(), "    pattern: \"assets_*\"\n    settle: 1s\n"));
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  int runs = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto run = std::async(std::launch::async, [&] { harness.run(2s); });
+    if (run.wait_for(5s) != std::future_status::ready) {
+      swapping = false;
+      swapper.join();
+      // The run is stuck in open(): a writer releases it so the test can end.
+      const int writer = open(newest.c_str(), O_WRONLY | O_NONBLOCK);
+      if (writer >= 0) close(writer);
+      run.wait();
+      FAIL() << "a run was held by a FIFO after " << runs << " runs";
+    }
+    ++runs;
+  }
+  swapping = false;
+  swapper.join();
+  EXPECT_GT(runs, 10);
 }
 
 TEST(BackupsCollector, VerificationIsCachedByFileIdentity) {

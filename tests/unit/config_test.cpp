@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -161,6 +163,34 @@ TEST(Config, OversizedFileIsRefused) {
   const ConfigResult result = load_config_file((dir / "big.yml").string());
   ASSERT_EQ(result.errors.size(), 1U);
   EXPECT_NE(result.errors[0].message.find("larger than 4MiB"), std::string::npos);
+}
+
+// Defect 5: a FIFO where a file is expected made config check wait forever for a writer.
+TEST(Config, FifoWhereAFileIsExpectedIsAnErrorNotAHang) {
+  testing::TempDir dir;
+  const std::string fifo = (dir / "fifo").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const ConfigResult config_file = load_config_file(fifo);
+  ASSERT_EQ(config_file.errors.size(), 1U);
+  EXPECT_EQ(config_file.errors[0].message, fifo + " is not a regular file");
+
+  const ConfigResult secret = parse_config(
+      "health:\n  - name: db\n    kind: postgres\n    password_file: " + fifo + "\n", "t.yml");
+  ASSERT_EQ(secret.errors.size(), 1U);
+  EXPECT_EQ(secret.errors[0].to_string(), "t.yml:4:20: health[0].password_file: " + fifo + " is not a regular file");
+
+  const ConfigResult body = parse_config(
+      "health:\n  - name: api\n    kind: http\n    url: http://127.0.0.1:1/\n    method: POST\n    body_file: " + fifo +
+          "\n",
+      "t.yml");
+  ASSERT_EQ(body.errors.size(), 1U);
+  EXPECT_EQ(body.errors[0].to_string(), "t.yml:6:16: health[0].body_file: " + fifo + " is not a regular file");
+
+  const ConfigResult ca = parse_config(
+      "health:\n  - name: api\n    kind: http\n    url: https://127.0.0.1:1/\n    tls:\n      ca_file: " + fifo + "\n",
+      "t.yml");
+  ASSERT_EQ(ca.errors.size(), 1U);
+  EXPECT_EQ(ca.errors[0].to_string(), "t.yml:6:16: health[0].tls.ca_file: " + fifo + " is not a regular file");
 }
 
 }  // namespace
