@@ -190,26 +190,38 @@ std::optional<StepError> Stream::send_all(std::string_view data) {
 }
 
 std::optional<StepError> Stream::read_until(const re2::RE2& expect, std::uint64_t max_bytes) {
-  std::string received;
-  std::array<char, 4096> buffer{};
+  ExpectMatcher matcher(expect);
+  if (matcher.matched(true)) return std::nullopt;
+  std::array<char, 16384> buffer{};
+  const auto no_match = [&](std::string how) {
+    return StepError{reason::kProtocol, how + " without a match for expect \"" + expect.pattern() + "\""};
+  };
   while (true) {
-    if (re2::RE2::PartialMatch(received, expect)) return std::nullopt;
-    if (received.size() >= max_bytes) {
-      return StepError{reason::kProtocol, "expect \"" + expect.pattern() + "\" did not match the first " +
-                                              std::to_string(received.size()) + " bytes received"};
+    // A peer that keeps sending never makes a read wait: the deadline is checked here too.
+    if (stop_.stop_requested()) return StepError{reason::kOther, "stopped", true};
+    if (Clock::now() >= deadline_) {
+      if (matcher.matched(true)) return std::nullopt;
+      return StepError{reason::kTimeout, "waiting for an answer matching expect \"" + expect.pattern() +
+                                             "\": timed out (" + std::to_string(matcher.size()) + " bytes received)"};
     }
-    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), max_bytes - received.size()));
+    if (matcher.size() >= max_bytes) {
+      if (matcher.matched(true)) return std::nullopt;
+      return no_match("the first " + std::to_string(matcher.size()) + " bytes received");
+    }
+    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), max_bytes - matcher.size()));
     const long moved = transfer(false, buffer.data(), room);
     if (moved > 0) {
-      received.append(buffer.data(), static_cast<std::size_t>(moved));
+      matcher.append(std::string_view(buffer.data(), static_cast<std::size_t>(moved)));
+      if (matcher.matched(false)) return std::nullopt;
     } else if (moved == -1) {
+      if (matcher.matched(true)) return std::nullopt;
       if (auto failure = wait(want_, "waiting for an answer matching expect \"" + expect.pattern() + "\"")) {
-        failure->detail += " (" + std::to_string(received.size()) + " bytes received)";
+        failure->detail += " (" + std::to_string(matcher.size()) + " bytes received)";
         return failure;
       }
     } else if (moved == 0) {
-      return StepError{reason::kProtocol, "connection closed after " + std::to_string(received.size()) +
-                                              " bytes without a match for expect \"" + expect.pattern() + "\""};
+      if (matcher.matched(true)) return std::nullopt;
+      return no_match("connection closed after " + std::to_string(matcher.size()) + " bytes");
     } else {
       return StepError{reason::kOther, "receiving: " + error_};
     }
@@ -219,6 +231,14 @@ std::optional<StepError> Stream::read_until(const re2::RE2& expect, std::uint64_
 CheckResult failure_result(const StepError& error) { return failed(error.reason, error.detail); }
 
 }  // namespace
+
+bool ExpectMatcher::matched(bool pausing) {
+  const bool due = !attempted_ || received_.size() >= 2 * size_at_last_attempt_;
+  if (!(pausing || due) || (attempted_ && received_.size() == size_at_last_attempt_)) return false;
+  attempted_ = true;
+  size_at_last_attempt_ = received_.size();
+  return re2::RE2::PartialMatch(received_, expect_);
+}
 
 TcpProbe::TcpProbe(const TcpCheck& config, Duration timeout) : config_(config), timeout_(timeout) {
   if (!config_.expect.empty()) expect_ = std::make_unique<re2::RE2>(config_.expect, re2::RE2::Quiet);

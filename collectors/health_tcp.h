@@ -5,6 +5,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 
 #include "agent/config.h"
 #include "collectors/health_check.h"
@@ -14,6 +15,25 @@ class RE2;
 }
 
 namespace assets::health {
+
+// Matches `expect` against an answer as it arrives. Matching the whole buffer again after
+// every read costs time quadratic in the answer; this matches when the peer pauses or
+// ends, and otherwise only once the buffer has doubled since the last attempt, so the cost
+// stays linear in what arrives.
+class ExpectMatcher {
+ public:
+  explicit ExpectMatcher(const re2::RE2& expect) : expect_(expect) {}
+  void append(std::string_view data) { received_.append(data); }
+  // Matches when due, or now when `pausing` (nothing more to read for now, or the end).
+  bool matched(bool pausing);
+  std::size_t size() const { return received_.size(); }
+
+ private:
+  const re2::RE2& expect_;
+  std::string received_;
+  std::size_t size_at_last_attempt_ = 0;
+  bool attempted_ = false;
+};
 
 class TcpProbe {
  public:

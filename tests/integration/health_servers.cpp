@@ -145,6 +145,17 @@ void LoopbackServer::serve(int client) {
     close(client);
     return;
   }
+  if (mode_ == Mode::flood) {
+    const std::string chunk(64 * 1024, 'x');
+    while (true) {
+      pollfd fds[2] = {{client, POLLOUT, 0}, {stop_pipe_[0], POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) continue;
+      if (fds[1].revents != 0 || (fds[0].revents & (POLLERR | POLLHUP)) != 0) break;
+      if (send(client, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;
+    }
+    close(client);
+    return;
+  }
   std::string pending;
   char buffer[4096];
   while (true) {

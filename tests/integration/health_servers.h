@@ -41,6 +41,7 @@ class LoopbackServer {
     echo,      // sends back what it receives
     pong,      // answers "+PONG\r\n" to every "PING"
     greeting,  // sends "220 ready\r\n" and closes
+    flood,     // sends without pause until the client closes or the server stops
   };
   explicit LoopbackServer(Mode mode);
   ~LoopbackServer();
