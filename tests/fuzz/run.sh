@@ -12,6 +12,11 @@ for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
     config) seeds=("$data" "$root/deploy") ;;
     certificates) seeds=("$data/certificates") ;;
     docker_api) seeds=("$data/docker" "$data/podman") ;;
+    backups_verify) seeds=("$data/backups" "$data/fuzz/backups_verify") ;;
+    backups_name_time) seeds=("$data/fuzz/backups_name_time") ;;
+    backups_restore_status) seeds=("$data/fuzz/backups_restore_status") ;;
+    web_accept_encoding) seeds=("$data/fuzz/web_accept_encoding") ;;
+    tcp_expect) seeds=("$data/fuzz/tcp_expect") ;;
     *) seeds=() ;;
   esac
   corpus=$(mktemp -d)
