@@ -1,16 +1,19 @@
 // Every rule about what a valid configuration is lives in this file.
 #include "agent/config.h"
 
+#include <algorithm>
 #include <set>
 
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "agent/config_reader.h"
 #include "agent/files.h"
 #include "agent/host_port.h"
+#include "agent/utf8.h"
 
 namespace assets {
 namespace {
@@ -186,7 +189,7 @@ void decode_http(ConfigReader& reader, MapReader& map, HttpCheck& http) {
         http.valid_status_codes.push_back(*range);
       } else {
         reader.error(codes[i], indexed(map.path("valid_status_codes"), i),
-                     "not a status code or range (examples: 200, 200-399): \"" + texts[i] + "\"");
+                     "not a status code or range (examples: 200, 200-399): " + quote(texts[i]));
       }
     }
   }
@@ -221,9 +224,8 @@ void decode_http(ConfigReader& reader, MapReader& map, HttpCheck& http) {
 
 void decode_tcp(ConfigReader& reader, MapReader& map, TcpCheck& tcp) {
   map.require("address");
-  map.read("address", tcp.address);
-  if (map.has("address") && !split_host_port(tcp.address)) {
-    reader.error(map.get("address"), map.path("address"), "must be host:port, not \"" + tcp.address + "\"");
+  if (map.read("address", tcp.address) && !split_host_port(tcp.address)) {
+    reader.error(map.get("address"), map.path("address"), "must be host:port, not " + quote(tcp.address));
   }
   tcp.tls = decode_tls(reader, map);
   map.read("send", tcp.send);
@@ -285,10 +287,11 @@ void decode_health(ConfigReader& reader, const YAML::Node& node, Config& config)
     if (!map.valid()) continue;
     CheckConfig check;
     map.require("name");
-    map.read("name", check.name);
-    if (map.has("name") && check.name.empty()) reader.error(map.get("name"), map.path("name"), "must not be empty");
+    if (map.read("name", check.name) && check.name.empty()) {
+      reader.error(map.get("name"), map.path("name"), "must not be empty");
+    }
     if (!check.name.empty() && !names.insert(check.name).second) {
-      reader.error(map.get("name"), map.path("name"), "duplicate check name \"" + check.name + "\"");
+      reader.error(map.get("name"), map.path("name"), "duplicate check name " + quote(check.name));
     }
     map.require("kind");
     std::string kind;
@@ -306,7 +309,7 @@ void decode_health(ConfigReader& reader, const YAML::Node& node, Config& config)
       check.kind = CheckKind::postgres;
       decode_postgres(reader, map, check.postgres);
     } else {
-      if (map.has("kind")) reader.error(map.get("kind"), map.path("kind"), "must be http, tcp or postgres, not \"" + kind + "\"");
+      if (map.has("kind")) reader.error(map.get("kind"), map.path("kind"), "must be http, tcp or postgres, not " + quote(kind));
       continue;  // the other keys depend on the kind
     }
     map.finish();
@@ -378,13 +381,15 @@ void decode_backups(ConfigReader& reader, const YAML::Node& node, Config& config
     BackupSetConfig set;
     map.require("name");
     map.require("path");
-    map.read("name", set.name);
-    if (map.has("name") && set.name.empty()) reader.error(map.get("name"), map.path("name"), "must not be empty");
-    if (!set.name.empty() && !names.insert(set.name).second) {
-      reader.error(map.get("name"), map.path("name"), "duplicate backup set name \"" + set.name + "\"");
+    if (map.read("name", set.name) && set.name.empty()) {
+      reader.error(map.get("name"), map.path("name"), "must not be empty");
     }
-    map.read("path", set.path);
-    if (map.has("path") && set.path.empty()) reader.error(map.get("path"), map.path("path"), "must not be empty");
+    if (!set.name.empty() && !names.insert(set.name).second) {
+      reader.error(map.get("name"), map.path("name"), "duplicate backup set name " + quote(set.name));
+    }
+    if (map.read("path", set.path) && set.path.empty()) {
+      reader.error(map.get("path"), map.path("path"), "must not be empty");
+    }
     map.read("pattern", set.pattern);
     map.read("recursive", set.recursive);
     map.read("timestamp", set.timestamp);
@@ -457,13 +462,13 @@ void decode_certificates(ConfigReader& reader, const YAML::Node& node, Config& c
         if (!endpoint_map.valid()) continue;
         CertEndpointConfig endpoint;
         endpoint_map.require("address");
-        endpoint_map.read("address", endpoint.address);
-        if (endpoint_map.has("address") && !split_host_port(endpoint.address)) {
+        const bool has_address = endpoint_map.read("address", endpoint.address);
+        if (has_address && !split_host_port(endpoint.address)) {
           reader.error(endpoint_map.get("address"), endpoint_map.path("address"),
-                       "must be host:port, not \"" + endpoint.address + "\"");
+                       "must be host:port, not " + quote(endpoint.address));
         } else if (!endpoint.address.empty() && !addresses.insert(endpoint.address).second) {
           reader.error(endpoint_map.get("address"), endpoint_map.path("address"),
-                       "duplicate endpoint \"" + endpoint.address + "\"");
+                       "duplicate endpoint " + quote(endpoint.address));
         }
         endpoint_map.read("server_name", endpoint.server_name);
         endpoint_map.read_duration("timeout", endpoint.timeout);
@@ -506,9 +511,23 @@ std::string_view to_string(CheckKind kind) {
 ConfigResult parse_config(std::string_view yaml, const std::string& file) {
   ConfigResult result;
   ConfigReader reader(file, result.errors);
+  // Label values come from here (check and set names): one byte that is not UTF-8 would
+  // make Prometheus reject every sample of a scrape.
+  if (const auto invalid = first_invalid_utf8(yaml)) {
+    YAML::Mark mark;
+    const std::string_view before = yaml.substr(0, *invalid);
+    mark.line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+    const auto line_start = before.rfind('\n');
+    mark.column = static_cast<int>(line_start == std::string_view::npos ? *invalid : *invalid - line_start - 1);
+    reader.error(mark, "", "not valid UTF-8");
+    return result;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
+  } catch (const YAML::DeepRecursion& e) {
+    reader.error(e.mark, "", "invalid YAML: nested deeper than " + std::to_string(e.depth()) + " levels");
+    return result;
   } catch (const YAML::ParserException& e) {
     reader.error(e.mark, "", "invalid YAML: " + e.msg);
     return result;

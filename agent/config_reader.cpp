@@ -1,5 +1,6 @@
 #include "agent/config_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -8,11 +9,15 @@
 #include <re2/re2.h>
 
 #include "agent/files.h"
+#include "agent/utf8.h"
 
 namespace assets {
 namespace {
 
 constexpr std::uint64_t kMaxSecretFileBytes = 64 << 10;
+// A value with ${VAR} expanded; the file itself is bounded by its own limit.
+constexpr std::size_t kMaxExpandedValueBytes = 1 << 20;
+constexpr std::size_t kMaxQuotedBytes = 80;
 
 std::string_view node_kind(const YAML::Node& node) {
   switch (node.Type()) {
@@ -29,6 +34,13 @@ std::string trim_trailing_newlines(std::string text) {
 }
 
 }  // namespace
+
+std::string quote(std::string_view value) {
+  if (value.size() <= kMaxQuotedBytes) return "\"" + std::string(value) + "\"";
+  std::size_t cut = kMaxQuotedBytes;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;  // whole characters only
+  return "\"" + std::string(value.substr(0, cut)) + "...\" (" + std::to_string(value.size()) + " bytes)";
+}
 
 std::string ConfigError::to_string() const {
   std::string out = file;
@@ -55,6 +67,12 @@ std::optional<std::string> ConfigReader::scalar(const YAML::Node& node, const st
     error(node, path, "must be a value, not " + std::string(node_kind(node)));
     return std::nullopt;
   }
+  // "?" and "!" are the tags of plain and quoted scalars, and !!str says what the reader
+  // does anyway; any other (!!binary, !!int...) would change the meaning of the text.
+  if (node.Tag() != "?" && node.Tag() != "!" && node.Tag() != "tag:yaml.org,2002:str") {
+    error(node, path, "YAML tags are not supported here (" + quote(node.Tag()) + ")");
+    return std::nullopt;
+  }
   const std::string& raw = node.Scalar();
   std::string out;
   out.reserve(raw.size());
@@ -74,6 +92,15 @@ std::optional<std::string> ConfigReader::scalar(const YAML::Node& node, const st
       const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
       if (value == nullptr) {
         error(node, path, "environment variable " + (name.empty() ? std::string("(empty name)") : name) + " is not set");
+        return std::nullopt;
+      }
+      if (std::strlen(value) > kMaxExpandedValueBytes - std::min(out.size(), kMaxExpandedValueBytes)) {
+        error(node, path, "environment variable " + name + " makes the value longer than " +
+                              format_size(kMaxExpandedValueBytes));
+        return std::nullopt;
+      }
+      if (!is_valid_utf8(value)) {
+        error(node, path, "environment variable " + name + " is not valid UTF-8");
         return std::nullopt;
       }
       out += value;
@@ -130,10 +157,13 @@ void MapReader::require(std::string_view key) {
   if (valid_ && !has(key)) reader_.error(node_, path(key), "is required");
 }
 
-void MapReader::read(std::string_view key, std::string& out) {
+bool MapReader::read(std::string_view key, std::string& out) {
   const YAML::Node value = get(key);
-  if (!value.IsDefined()) return;
-  if (auto text = reader_.scalar(value, path(key))) out = std::move(*text);
+  if (!value.IsDefined()) return false;
+  auto text = reader_.scalar(value, path(key));
+  if (!text) return false;
+  out = std::move(*text);
+  return true;
 }
 
 void MapReader::read(std::string_view key, bool& out) {
@@ -146,7 +176,7 @@ void MapReader::read(std::string_view key, bool& out) {
   } else if (*text == "false") {
     out = false;
   } else {
-    reader_.error(value, path(key), "must be true or false, not \"" + *text + "\"");
+    reader_.error(value, path(key), "must be true or false, not " + quote(*text));
   }
 }
 
@@ -159,7 +189,7 @@ void MapReader::read(std::string_view key, int& out, int min, int max) {
   errno = 0;
   const long number = std::strtol(text->c_str(), &end, 10);
   if (text->empty() || *end != '\0' || errno != 0) {
-    reader_.error(value, path(key), "must be a whole number, not \"" + *text + "\"");
+    reader_.error(value, path(key), "must be a whole number, not " + quote(*text));
   } else if (number < min || number > max) {
     reader_.error(value, path(key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
   } else {
@@ -202,7 +232,7 @@ void MapReader::read_duration(std::string_view key, Duration& out) {
   if (auto parsed = parse_duration(*text)) {
     out = *parsed;
   } else {
-    reader_.error(value, path(key), "not a valid duration: \"" + *text + "\" (examples: 500ms, 30s, 5m, 26h, 30d)");
+    reader_.error(value, path(key), "not a valid duration: " + quote(*text) + " (examples: 500ms, 30s, 5m, 26h, 30d)");
   }
 }
 
@@ -214,7 +244,7 @@ void MapReader::read_size(std::string_view key, std::uint64_t& out) {
   if (auto parsed = parse_size(*text)) {
     out = *parsed;
   } else {
-    reader_.error(value, path(key), "not a valid size: \"" + *text + "\" (examples: 512, 1KiB, 10MiB, 1GB)");
+    reader_.error(value, path(key), "not a valid size: " + quote(*text) + " (examples: 512, 1KiB, 10MiB, 1GB)");
   }
 }
 

@@ -14,6 +14,10 @@
 
 namespace assets {
 
+// A value for an error message, in quotes; a long one is cut (its length given), so a
+// huge ${VAR} never fills a log.
+std::string quote(std::string_view value);
+
 class ConfigReader {
  public:
   ConfigReader(std::string file, std::vector<ConfigError>& errors) : file_(std::move(file)), errors_(errors) {}
@@ -47,7 +51,9 @@ class MapReader {
   YAML::Node get(std::string_view key);
   void require(std::string_view key);
 
-  void read(std::string_view key, std::string& out);
+  // True when the key is present and its value was read; checks of the value go after it,
+  // so a value that could not be read gets one error, not two.
+  bool read(std::string_view key, std::string& out);
   void read(std::string_view key, bool& out);
   void read(std::string_view key, int& out, int min, int max);
   void read(std::string_view key, std::vector<std::string>& out);

@@ -1,5 +1,7 @@
 #include "agent/metrics.h"
 
+#include "agent/utf8.h"
+
 namespace assets {
 
 std::string bounded_label_value(std::string_view value, std::size_t limit) {
@@ -19,7 +21,8 @@ GaugeFamily::GaugeFamily(std::string name, std::string help) {
 GaugeFamily& GaugeFamily::add(const Labels& labels, double value) {
   prometheus::ClientMetric metric;
   metric.label.reserve(labels.size());
-  for (const auto& [name, label_value] : labels) metric.label.push_back({name, label_value});
+  // One label value that is not UTF-8 would make Prometheus reject the whole scrape.
+  for (const auto& [name, label_value] : labels) metric.label.push_back({name, valid_utf8(label_value)});
   metric.gauge.value = value;
   family_.metric.push_back(std::move(metric));
   return *this;

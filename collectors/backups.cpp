@@ -116,6 +116,14 @@ class BackupSet {
   const BackupSetConfig& config() const { return config_; }
   const SetReport& report() const { return report_; }
 
+  // Verdicts are keyed by file identity; they stay valid whatever else of the set changed,
+  // as long as files are verified the same way.
+  void take_over_from(BackupSet& previous) {
+    if (previous.config_.verify != config_.verify || previous.config_.pg_restore != config_.pg_restore) return;
+    verdicts_ = std::move(previous.verdicts_);
+    pending_ = std::move(previous.pending_);
+  }
+
   // Runs are due by the set's own interval; `slack` absorbs the scheduler's jitter.
   bool due(Clock::time_point now, Duration slack) const { return pending_ != nullptr || now + slack >= next_due_; }
 
@@ -362,6 +370,16 @@ class BackupsCollector final : public Collector {
     for (const BackupSetConfig& set : config.backups) {
       sets_.push_back(std::make_unique<BackupSet>(set, config.interval_or_default(set.interval),
                                                   config.timeout_or_default(set.timeout)));
+    }
+  }
+
+  void take_over(Collector& previous) override {
+    auto* old = dynamic_cast<BackupsCollector*>(&previous);
+    if (old == nullptr) return;
+    for (auto& set : sets_) {
+      for (auto& old_set : old->sets_) {
+        if (old_set->config().name == set->config().name) set->take_over_from(*old_set);
+      }
     }
   }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "agent/log.h"
+#include "agent/utf8.h"
 #include "agent/metrics.h"
 #include "collectors/certificates_files.h"
 #include "collectors/certificates_glob.h"
@@ -188,6 +189,13 @@ class CertificatesCollector final : public Collector {
  public:
   explicit CertificatesCollector(const Config& config)
       : config_(config.certificates), section_timeout_(config.timeout_or_default(config.certificates.timeout)) {}
+
+  // Parsed files are keyed by path and file identity; they stay valid whatever else of the
+  // section changed, as long as the size limit they were read under is the same.
+  void take_over(Collector& previous) override {
+    auto* old = dynamic_cast<CertificatesCollector*>(&previous);
+    if (old != nullptr && old->config_.max_file_bytes == config_.max_file_bytes) cache_ = std::move(old->cache_);
+  }
 
  protected:
   CollectResult collect(const CollectContext& context) override {

@@ -13,6 +13,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "agent/utf8.h"
+
 namespace assets {
 namespace {
 
@@ -20,36 +22,6 @@ constexpr std::string_view kPemBegin = "-----BEGIN ";
 constexpr std::string_view kPemDashes = "-----";
 
 // Length of the UTF-8 sequence at text[i], or 0 when it is not one.
-std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
-  const auto lead = static_cast<unsigned char>(text[i]);
-  std::size_t length = 0;
-  if (lead < 0x80) length = 1;
-  else if ((lead & 0xE0) == 0xC0 && lead >= 0xC2) length = 2;
-  else if ((lead & 0xF0) == 0xE0) length = 3;
-  else if ((lead & 0xF8) == 0xF0 && lead <= 0xF4) length = 4;
-  else return 0;
-  if (i + length > text.size()) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
-  const auto second = length > 1 ? static_cast<unsigned char>(text[i + 1]) : 0;
-  if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) || (lead == 0xF0 && second < 0x90) ||
-      (lead == 0xF4 && second > 0x8F)) {
-    return 0;
-  }
-  return length;
-}
-
-bool is_valid_utf8(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = utf8_sequence_length(text, i);
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
-
 // Label values must be UTF-8; a certificate's strings are whatever its issuer wrote.
 std::string printable_ascii(std::string_view text) {
   std::string out(text);
@@ -436,23 +408,6 @@ bool looks_like_text(std::string_view bytes) {
 }
 
 }  // namespace
-
-std::string valid_utf8(std::string_view text) {
-  if (is_valid_utf8(text)) return std::string(text);
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = utf8_sequence_length(text, i);
-    if (length == 0) {
-      out += '?';
-      ++i;
-    } else {
-      out.append(text.substr(i, length));
-      i += length;
-    }
-  }
-  return out;
-}
 
 std::string_view to_string(CertFailure failure) {
   switch (failure) {

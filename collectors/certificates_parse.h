@@ -12,10 +12,6 @@
 
 namespace assets {
 
-// Label values must be UTF-8; file names and certificate strings need not be. Bytes
-// that do not form UTF-8 are replaced by '?'.
-std::string valid_utf8(std::string_view text);
-
 // Why a certificate target failed; the names are the contract's `reason` label values.
 enum class CertFailure { none, not_found, permission_denied, empty, bad_pem, bad_der, timeout, refused, dns, tls_handshake, other };
 std::string_view to_string(CertFailure failure);

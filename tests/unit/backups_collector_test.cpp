@@ -324,6 +324,36 @@ TEST(BackupsCollector, VerificationIsCachedByFileIdentity) {
   EXPECT_EQ(harness.reasons("db"), std::vector<std::string>{"verify_failed"});
 }
 
+// Defect 8: a reload that changed the section rebuilt the collector and read every dump
+// again. The successor takes the verdicts over, keyed by file identity.
+TEST(BackupsCollector, AReplacementTakesOverVerdictsOfUnchangedFiles) {
+  TempDir dir;
+  const fs::path file = dir / "assets_1.sql";
+  make_backup(file, 2h, 4096);
+  Harness before(set_yaml(dir.path(), "    max_age: 26h\n"));
+  before.run();
+  ASSERT_EQ(before.value("assets_backup_last_verified", "db"), 1);
+
+  // The same identity with different bytes: only a cached verdict still says 1.
+  const auto mtime = fs::last_write_time(file);
+  {
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(4096 - 20);
+    out << "garbage";
+  }
+  fs::last_write_time(file, mtime);
+
+  Harness after(set_yaml(dir.path(), "    max_age: 30h\n"));
+  after.spec().collector->take_over(*before.spec().collector);
+  after.run();
+  EXPECT_EQ(after.value("assets_backup_last_verified", "db"), 1) << "the verdict was not taken over";
+
+  Harness other_mode(set_yaml(dir.path(), "    verify: plain\n"));
+  other_mode.spec().collector->take_over(*after.spec().collector);
+  other_mode.run();
+  EXPECT_EQ(other_mode.value("assets_backup_last_verified", "db"), 0) << "a verdict of another verify mode was kept";
+}
+
 TEST(BackupsCollector, AVerificationThatRunsOutOfTimeContinuesNextRun) {
   TempDir dir;
   std::string dump;

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "collectors/certificates_glob.h"
+#include "agent/utf8.h"
 #include "collectors/certificates_parse.h"
 #include "collectors/certificates_probe.h"
 #include "tests/support/cert_factory.h"

@@ -165,6 +165,36 @@ TEST(Config, OversizedFileIsRefused) {
   EXPECT_NE(result.errors[0].message.find("larger than 4MiB"), std::string::npos);
 }
 
+// Defect 9: an error message quoted an expanded value whole, and expansions had no bound.
+TEST(Config, LongValuesAreCutInMessagesAndExpansionIsBounded) {
+  setenv("ASSETS_AGENT_TEST_LONG", std::string(100000, 'x').c_str(), 1);
+  const ConfigResult quoted = parse_config(
+      "health:\n  - name: redis\n    kind: tcp\n    address: \"${ASSETS_AGENT_TEST_LONG}\"\n", "t.yml");
+  ASSERT_EQ(quoted.errors.size(), 1U);
+  EXPECT_EQ(quoted.errors[0].message, "must be host:port, not \"" + std::string(80, 'x') + "...\" (100000 bytes)");
+
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "${ASSETS_AGENT_TEST_LONG}";
+  const ConfigResult expanded =
+      parse_config("health:\n  - name: redis\n    kind: tcp\n    address: \"" + many + "\"\n", "t.yml");
+  ASSERT_EQ(expanded.errors.size(), 1U);
+  EXPECT_EQ(expanded.errors[0].to_string(),
+            "t.yml:4:14: health[0].address: environment variable ASSETS_AGENT_TEST_LONG makes the value longer than 1MiB");
+  unsetenv("ASSETS_AGENT_TEST_LONG");
+}
+
+// Defect 10: a check name that was not UTF-8 passed, and Prometheus then rejected every
+// sample of the scrape. The file is checked whole (tests/testdata/invalid-utf8-*.yml);
+// values from the environment when they are expanded.
+TEST(Config, EnvironmentValuesMustBeUtf8) {
+  setenv("ASSETS_AGENT_TEST_LATIN1", "z\xfcrich", 1);
+  const ConfigResult result = parse_config(
+      "health:\n  - name: ${ASSETS_AGENT_TEST_LATIN1}\n    kind: tcp\n    address: 127.0.0.1:1\n", "t.yml");
+  ASSERT_EQ(result.errors.size(), 1U);
+  EXPECT_EQ(result.errors[0].to_string(), "t.yml:2:11: health[0].name: environment variable ASSETS_AGENT_TEST_LATIN1 is not valid UTF-8");
+  unsetenv("ASSETS_AGENT_TEST_LATIN1");
+}
+
 // Defect 5: a FIFO where a file is expected made config check wait forever for a writer.
 TEST(Config, FifoWhereAFileIsExpectedIsAnErrorNotAHang) {
   testing::TempDir dir;

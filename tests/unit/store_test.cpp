@@ -45,6 +45,20 @@ TEST(Store, RendersDriverMetricsAndCollectorFamilies) {
   EXPECT_EQ(testing::gunzip(snapshot->gzip), snapshot->text);
 }
 
+// Defect 10, at the depth where it broke: one label value that is not UTF-8, from any
+// source, made Prometheus reject every sample of the scrape.
+TEST(Store, LabelValuesAreAlwaysUtf8) {
+  MetricsBuilder builder;
+  builder.gauge("assets_test_name", "Test metric.").add({{"check", "api\xff"}}, 1);
+  CollectorRun run;
+  run.success = true;
+  run.result.families = builder.take();
+  Store store(1);
+  store.set_collectors({"health"}, "test.yml");
+  store.record("health", std::move(run));
+  EXPECT_NE(store.snapshot()->text.find("assets_test_name{check=\"api?\"} 1\n"), std::string::npos);
+}
+
 TEST(Store, IgnoresRunsOfCollectorsNoLongerConfigured) {
   Store store(1);
   store.set_collectors({"health"}, "a.yml");
