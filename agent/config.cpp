@@ -20,6 +20,8 @@ namespace {
 
 constexpr std::uint64_t kMaxConfigBytes = 4 << 20;
 constexpr std::uint64_t kMaxBodyFileBytes = 1 << 20;
+// The highest of the max_* read limits: each is memory held per target while it is read.
+constexpr std::uint64_t kMaxReadLimitBytes = 64 << 20;
 
 std::string indexed(const std::string& path, std::size_t index) { return path + "[" + std::to_string(index) + "]"; }
 
@@ -199,7 +201,7 @@ void decode_http(ConfigReader& reader, MapReader& map, HttpCheck& http) {
   http.fail_if_header_not_matches = decode_header_matches(reader, map, "fail_if_header_not_matches");
   map.read("follow_redirects", http.follow_redirects);
   map.read("max_redirects", http.max_redirects, 0, 50);
-  map.read_size("max_body_bytes", http.max_body_bytes);
+  map.read_size("max_body_bytes", http.max_body_bytes, kMaxReadLimitBytes);
   http.tls = decode_tls(reader, map);
   if (const YAML::Node auth = map.get("basic_auth"); auth.IsDefined()) {
     MapReader auth_map(reader, auth, map.path("basic_auth"));
@@ -231,7 +233,7 @@ void decode_tcp(ConfigReader& reader, MapReader& map, TcpCheck& tcp) {
   map.read("send", tcp.send);
   tcp.send = decode_escapes(tcp.send);
   map.read_regex("expect", tcp.expect);
-  map.read_size("max_response_bytes", tcp.max_response_bytes);
+  map.read_size("max_response_bytes", tcp.max_response_bytes, kMaxReadLimitBytes);
 }
 
 // Parsed by libpq itself, so what passes here connects the same way at run time. The dsn is
@@ -446,7 +448,7 @@ void decode_certificates(ConfigReader& reader, const YAML::Node& node, Config& c
   map.read("exclude", certs.exclude);
   map.read_duration("expiry_warning", certs.expiry_warning);
   map.read_duration("expiry_critical", certs.expiry_critical);
-  map.read_size("max_file_bytes", certs.max_file_bytes);
+  map.read_size("max_file_bytes", certs.max_file_bytes, kMaxReadLimitBytes);
   map.read("max_parallel", certs.max_parallel, 1, 256);
   if (certs.expiry_critical > certs.expiry_warning) {
     reader.error(map.get("expiry_critical"), map.path("expiry_critical"), "must not be longer than expiry_warning");

@@ -236,12 +236,16 @@ void MapReader::read_duration(std::string_view key, Duration& out) {
   }
 }
 
-void MapReader::read_size(std::string_view key, std::uint64_t& out) {
+void MapReader::read_size(std::string_view key, std::uint64_t& out, std::uint64_t max) {
   const YAML::Node value = get(key);
   if (!value.IsDefined()) return;
   const auto text = reader_.scalar(value, path(key));
   if (!text) return;
   if (auto parsed = parse_size(*text)) {
+    if (*parsed > max) {
+      reader_.error(value, path(key), "must be at most " + format_size(max) + ", not " + quote(*text));
+      return;
+    }
     out = *parsed;
   } else {
     reader_.error(value, path(key), "not a valid size: " + quote(*text) + " (examples: 512, 1KiB, 10MiB, 1GB)");

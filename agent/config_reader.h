@@ -59,7 +59,7 @@ class MapReader {
   void read(std::string_view key, std::vector<std::string>& out);
   void read(std::string_view key, std::map<std::string, std::string>& out);
   void read_duration(std::string_view key, Duration& out);
-  void read_size(std::string_view key, std::uint64_t& out);
+  void read_size(std::string_view key, std::uint64_t& out, std::uint64_t max = UINT64_MAX);
   void read_regex(std::string_view key, std::string& out);
   void read_regex_list(std::string_view key, std::vector<std::string>& out);
   // `key` inline or `key_file` read from disk; both is an error. The value never

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "agent/log.h"
@@ -47,23 +48,33 @@ std::string to_civetweb_port(const std::string& listen_address) {
 }
 
 bool accepts_gzip(std::string_view accept_encoding) {
+  // RFC 9110 12.5.3: a coding named with q=0 is refused even where "*" would admit it.
+  std::optional<double> gzip_q;
+  std::optional<double> any_q;
   std::size_t start = 0;
-  while (start < accept_encoding.size()) {
+  while (start <= accept_encoding.size()) {
     auto end = accept_encoding.find(',', start);
     if (end == std::string_view::npos) end = accept_encoding.size();
-    std::string token(accept_encoding.substr(start, end - start));
-    std::string compact;
-    for (char c : token) {
-      if (!std::isspace(static_cast<unsigned char>(c))) compact += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    if (compact.rfind("gzip", 0) == 0 || compact.rfind("*", 0) == 0) {
-      const auto q = compact.find(";q=");
-      if (q == std::string::npos) return true;
-      if (std::strtod(compact.c_str() + q + 3, nullptr) > 0) return true;
+    std::string element;
+    for (char c : accept_encoding.substr(start, end - start)) {
+      if (!std::isspace(static_cast<unsigned char>(c))) element += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
     start = end + 1;
+    const auto semicolon = element.find(';');
+    const std::string coding = element.substr(0, semicolon);
+    double q = 1;
+    if (semicolon != std::string::npos) {
+      const std::string parameter = element.substr(semicolon + 1);
+      if (parameter.rfind("q=", 0) != 0) continue;
+      char* parsed_end = nullptr;
+      q = std::strtod(parameter.c_str() + 2, &parsed_end);
+      if (parsed_end == parameter.c_str() + 2 || *parsed_end != '\0' || q < 0 || q > 1) continue;
+    }
+    if (coding == "gzip" || coding == "x-gzip") gzip_q = q;
+    if (coding == "*") any_q = q;
   }
-  return false;
+  if (gzip_q) return *gzip_q > 0;
+  return any_q && *any_q > 0;
 }
 
 WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandler reload)

@@ -12,7 +12,7 @@
 namespace assets::health {
 namespace {
 
-// Enough for any sane response head; a server sending more only loses header rules.
+// Enough for any sane response head; a larger one fails the check as a protocol fault.
 constexpr std::size_t kMaxHeaderBytes = 64 << 10;
 // How often the transfer loop wakes up to notice a stop request.
 constexpr int kPollSliceMilliseconds = 100;
@@ -101,6 +101,8 @@ struct Transfer {
   std::string body;
   bool body_truncated = false;
   std::string header_block;
+  std::size_t header_bytes = 0;  // of the current response head
+  bool headers_too_large = false;
   std::array<char, CURL_ERROR_SIZE> error{};
   Clock::time_point started;
   std::optional<CheckResult> result;
@@ -125,8 +127,16 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   const std::size_t bytes = size * count;
   const std::string_view line(data, bytes);
   // Redirects and 100-continue bring several responses; the rules apply to the last one.
-  if (line.starts_with("HTTP/")) transfer.header_block.clear();
-  if (transfer.header_block.size() + bytes <= kMaxHeaderBytes) transfer.header_block.append(line);
+  if (line.starts_with("HTTP/")) {
+    transfer.header_block.clear();
+    transfer.header_bytes = 0;
+  }
+  transfer.header_bytes += bytes;
+  if (transfer.header_bytes > kMaxHeaderBytes) {
+    transfer.headers_too_large = true;
+    return 0;  // ends the transfer: no sane server sends a head this large
+  }
+  transfer.header_block.append(line);
   return bytes;
 }
 
@@ -211,9 +221,15 @@ CheckResult finish(Transfer& transfer, CURLcode code) {
   if (code == CURLE_WRITE_ERROR && transfer.body_truncated) code = CURLE_OK;  // max_body_bytes reached
 
   CheckResult result;
-  if (code != CURLE_OK) {
+  if (transfer.headers_too_large) {
+    result = failed(reason::kProtocol, "response headers larger than " + format_size(kMaxHeaderBytes));
+  } else if (code != CURLE_OK) {
     const std::string message = transfer.error[0] != '\0' ? transfer.error.data() : curl_easy_strerror(code);
-    result = failed(classify_curl_error(code), message);
+    // libcurl refuses a header line over 100 KB with "out of memory", once the status
+    // line has arrived: the server breaks the protocol, the agent has memory.
+    const bool giant_header = code == CURLE_OUT_OF_MEMORY && transfer.header_bytes > 0;
+    result = failed(giant_header ? reason::kProtocol : classify_curl_error(code),
+                    giant_header ? std::string("a response header line longer than libcurl accepts (100 KB)") : message);
   } else if (auto status = status_violation(facts.status_code, transfer.probe.config().valid_status_codes)) {
     result = failed(reason::kStatus, *status);
   } else if (auto header = header_violation(parse_header_block(transfer.header_block), transfer.probe.rules())) {

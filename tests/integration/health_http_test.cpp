@@ -263,6 +263,21 @@ TEST_F(HealthHttpTest, BigBodyIsReadOnlyUpToMaxBodyBytes) {
   EXPECT_LT(resident_bytes(), before + 20 * (1 << 20));
 }
 
+// Defect 14: an endless header line failed as "other: Out of memory", and 300 KB of
+// header lines as "other": both are the server breaking the protocol.
+TEST_F(HealthHttpTest, OversizedResponseHeadsAreProtocolFailures) {
+  LoopbackServer endless(LoopbackServer::Mode::endless_header);
+  const auto endless_run = check("http://" + endless.address() + "/", "    timeout: 3s\n");
+  EXPECT_FALSE(web(endless_run).up);
+  EXPECT_EQ(web(endless_run).reason, "protocol") << web(endless_run).detail;
+
+  LoopbackServer huge(LoopbackServer::Mode::huge_headers);
+  const auto huge_run = check("http://" + huge.address() + "/", "    timeout: 3s\n");
+  EXPECT_FALSE(web(huge_run).up);
+  EXPECT_EQ(web(huge_run).reason, "protocol") << web(huge_run).detail;
+  EXPECT_EQ(web(huge_run).detail, "response headers larger than 64KiB");
+}
+
 TEST_F(HealthHttpTest, ServerThatNeverAnswersTimesOutOnTime) {
   LoopbackServer silent(LoopbackServer::Mode::silent);
   const auto run = check("http://" + silent.address() + "/", "    timeout: 2s\n");

@@ -145,7 +145,21 @@ void LoopbackServer::serve(int client) {
     close(client);
     return;
   }
-  if (mode_ == Mode::flood) {
+  if (mode_ == Mode::endless_header || mode_ == Mode::huge_headers) {
+    char request[4096];
+    if (recv(client, request, sizeof request, 0) > 0) {
+      std::string head = "HTTP/1.1 200 OK\r\n";
+      if (mode_ == Mode::huge_headers) {
+        for (int i = 0; i < 3000; ++i) head += "X-Filler-" + std::to_string(i) + ": " + std::string(80, 'f') + "\r\n";
+        head += "Content-Length: 0\r\n\r\n";
+        send(client, head.data(), head.size(), MSG_NOSIGNAL);
+      } else {
+        head += "X-Endless: ";
+        send(client, head.data(), head.size(), MSG_NOSIGNAL);
+      }
+    }
+  }
+  if (mode_ == Mode::flood || mode_ == Mode::endless_header) {
     const std::string chunk(64 * 1024, 'x');
     while (true) {
       pollfd fds[2] = {{client, POLLOUT, 0}, {stop_pipe_[0], POLLIN, 0}};
@@ -153,6 +167,10 @@ void LoopbackServer::serve(int client) {
       if (fds[1].revents != 0 || (fds[0].revents & (POLLERR | POLLHUP)) != 0) break;
       if (send(client, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;
     }
+    close(client);
+    return;
+  }
+  if (mode_ == Mode::huge_headers) {
     close(client);
     return;
   }

@@ -42,6 +42,8 @@ class LoopbackServer {
     pong,      // answers "+PONG\r\n" to every "PING"
     greeting,  // sends "220 ready\r\n" and closes
     flood,     // sends without pause until the client closes or the server stops
+    endless_header,  // answers a request with one HTTP header line that never ends
+    huge_headers,    // answers a request with 300 KB of HTTP header lines
   };
   explicit LoopbackServer(Mode mode);
   ~LoopbackServer();

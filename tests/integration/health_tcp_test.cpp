@@ -52,9 +52,9 @@ TEST(HealthTcpTest, PeerThatNeverStopsSendingTimesOutOnTime) {
   LoopbackServer flood(LoopbackServer::Mode::flood);
   const auto run = run_health_once(
       "global:\n  interval: 30s\n  timeout: 5s\nhealth:\n  - name: tcp\n    kind: tcp\n    address: " +
-      flood.address() + "\n    timeout: 1s\n    expect: \"never-sent\"\n    max_response_bytes: 256MiB\n");
+      flood.address() + "\n    timeout: 1s\n    expect: \"never-sent\"\n    max_response_bytes: 64MiB\n");
   EXPECT_FALSE(target(run).up);
-  // Loopback may deliver the whole 256 MiB before the timeout: either bound may end it.
+  // Loopback may deliver the whole 64 MiB before the timeout: either bound may end it.
   EXPECT_TRUE(target(run).reason == "timeout" || target(run).reason == "protocol") << target(run).detail;
   EXPECT_LT(run.seconds, 1.5) << target(run).detail;
 }

@@ -209,6 +209,14 @@ TEST(WebHelpers, AcceptEncodingAndListenAddresses) {
   EXPECT_TRUE(accepts_gzip("*"));
   EXPECT_FALSE(accepts_gzip("gzip;q=0"));
   EXPECT_FALSE(accepts_gzip("identity"));
+  // Defect 14: a prefix was enough, and "*" overrode an explicit refusal.
+  EXPECT_FALSE(accepts_gzip("gzipfoo"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=0, *"));
+  EXPECT_FALSE(accepts_gzip("*;q=0"));
+  EXPECT_TRUE(accepts_gzip("identity;q=1, *;q=0.1"));
+  EXPECT_TRUE(accepts_gzip("GZIP ; Q=0.5"));
+  EXPECT_TRUE(accepts_gzip("x-gzip"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=abc"));
   EXPECT_EQ(to_civetweb_port(":9842"), "9842");
   EXPECT_EQ(to_civetweb_port("127.0.0.1:0"), "127.0.0.1:0");
 }
