@@ -1,6 +1,7 @@
 # Thin wrapper: every target installs what it needs, then calls CMake/CTest.
 #   make run    build and run the agent on its embedded default config (:9842)
-#   make test   build and run every test (CI runs this with CI=true)
+#   make test   build and run every test, the sanitizer builds and a short run of every
+#               fuzzer (CI runs this with CI=true)
 #   make bench  measurements against the Debian peers (not part of make test)
 #   make fuzz   the libFuzzer targets in tests/fuzz
 PRESET ?= $(if $(filter true,$(CI)),ci,release)
@@ -8,7 +9,7 @@ BUILD_DIR := build/$(PRESET)
 ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps test-deps bench-deps configure build run test test-tsan bench fuzz clean
+.PHONY: all deps test-deps bench-deps configure build run test test-tsan test-asan bench fuzz clean
 
 all: build
 
@@ -16,7 +17,7 @@ deps:
 	@deploy/install-deps.sh
 
 test-deps:
-	@deploy/install-deps.sh --test
+	@deploy/install-deps.sh --test --fuzz
 
 bench-deps:
 	@deploy/install-deps.sh --bench
@@ -32,10 +33,14 @@ run: deps configure
 	@echo "assets-agent: metrics at http://localhost:9842/metrics, status page at http://localhost:9842/ (Ctrl-C stops)"
 	@exec $(BUILD_DIR)/assets-agent $(ARGS)
 
-# The concurrency tests again under ThreadSanitizer, then every test; ctest's summary is last.
+# The concurrency tests under ThreadSanitizer, the unit and integration tests under
+# AddressSanitizer, every fuzzer for TEST_FUZZ_SECONDS, then every test; ctest's summary is last.
+TEST_FUZZ_SECONDS ?= 30
 test: test-deps configure
 	@cmake --build --preset $(PRESET)
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j2 $(CTEST_ARGS)
 
 test-tsan:
@@ -43,12 +48,18 @@ test-tsan:
 	@cmake --build --preset tsan --target store_test scheduler_test agent_test
 	@cd build/tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 600 -R '^(Store|Scheduler|WorkerPool|AgentTest)\.'
 
+test-asan:
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan
+	@cd build/asan && ctest --output-on-failure --timeout 600 -j2 -L 'unit|integration'
+
 # Speed and memory side by side with node_exporter, blackbox_exporter, postgres_exporter.
 bench: bench-deps configure
 	@cmake --build --preset $(PRESET)
 	@bench/run.sh $(BUILD_DIR)
 
-# Every libFuzzer target for FUZZ_SECONDS (default 60) each; clang from Debian.
+# Every libFuzzer target for FUZZ_SECONDS (default 60) each; clang from Debian. A finding
+# fails the target; its input is kept in build/fuzz/findings.
 fuzz:
 	@deploy/install-deps.sh --fuzz
 	@cmake --preset fuzz >/dev/null

@@ -6,6 +6,9 @@ build_dir=${1:-build/fuzz}
 seconds=${FUZZ_SECONDS:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 data=$root/tests/testdata
+findings=$build_dir/findings
+mkdir -p "$findings"
+failed=0
 for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
   name=$(basename "$fuzzer" _fuzz)
   case "$name" in
@@ -20,7 +23,16 @@ for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
     *) seeds=() ;;
   esac
   corpus=$(mktemp -d)
-  echo "== $name: ${seconds}s"
-  "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=5 "$corpus" "${seeds[@]}"
-  rm -rf "$corpus"
+  log="$corpus.log"
+  # A finding (crash, leak, timeout, trap) exits non-zero; its input goes to $findings.
+  if "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=5 -artifact_prefix="$findings/$name-" \
+      "$corpus" "${seeds[@]}" >"$log" 2>&1; then
+    echo "fuzz $name: ${seconds}s, $(grep -o 'Done [0-9]* runs' "$log" | tail -n 1 || echo 'no summary'), no finding"
+  else
+    tail -n 60 "$log"
+    echo "fuzz $name: FINDING, input kept in $findings" >&2
+    failed=1
+  fi
+  rm -rf "$corpus" "$log"
 done
+exit "$failed"
