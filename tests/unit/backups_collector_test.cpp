@@ -27,6 +27,18 @@ backups::ScanResult scan(const fs::path& directory, const std::string& pattern, 
   return backups::scan_backup_directory(options);
 }
 
+// Overwrites bytes inside a plain dump's trailer of a `size`-byte file and restores its
+// mtime: the file identity (inode, size, mtime) stays, the verification would now fail.
+void damage_trailer_keeping_identity(const fs::path& file, std::size_t size) {
+  const auto mtime = fs::last_write_time(file);
+  {
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(size - 20));
+    out << "garbage";
+  }
+  fs::last_write_time(file, mtime);
+}
+
 // Runs `body` as the unprivileged user `nobody` when the tests run as root (root reads
 // everything), in a child process; returns its exit status.
 int as_unprivileged(const std::function<int()>& body) {
@@ -305,13 +317,7 @@ TEST(BackupsCollector, VerificationIsCachedByFileIdentity) {
   EXPECT_EQ(harness.value("assets_backup_last_verified", "db"), 1);
 
   // Same inode, size and mtime with different bytes: the cached verdict stands (not re-read).
-  const auto mtime = fs::last_write_time(file);
-  {
-    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
-    out.seekp(4096 - 20);  // inside the trailer
-    out << "garbage";
-  }
-  fs::last_write_time(file, mtime);
+  damage_trailer_keeping_identity(file, 4096);
   std::this_thread::sleep_for(1100ms);
   harness.run();
   EXPECT_EQ(harness.value("assets_backup_last_verified", "db"), 1);
@@ -335,13 +341,7 @@ TEST(BackupsCollector, AReplacementTakesOverVerdictsOfUnchangedFiles) {
   ASSERT_EQ(before.value("assets_backup_last_verified", "db"), 1);
 
   // The same identity with different bytes: only a cached verdict still says 1.
-  const auto mtime = fs::last_write_time(file);
-  {
-    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
-    out.seekp(4096 - 20);
-    out << "garbage";
-  }
-  fs::last_write_time(file, mtime);
+  damage_trailer_keeping_identity(file, 4096);
 
   Harness after(set_yaml(dir.path(), "    max_age: 30h\n"));
   after.spec().collector->take_over(*before.spec().collector);
