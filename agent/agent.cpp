@@ -42,12 +42,12 @@ Agent::Agent(std::span<const RegistryEntry> registry, AgentOptions options)
       scheduler_(store_, options_.max_start_jitter) {}
 
 Agent::~Agent() {
-  web_.reset();  // no new reload requests
   {
     std::lock_guard lock(reload_mutex_);
     stopping_ = true;
   }
-  reload_changed_.notify_all();
+  reload_changed_.notify_all();  // an HTTP request waiting for a reload answers at once
+  web_.reset();
   if (reload_thread_.joinable()) reload_thread_.join();  // a reload is bounded by kReloadStopBudget
 }
 
