@@ -36,6 +36,9 @@ health:
 
 containers:
   socket: /var/run/docker.sock
+  # `docker compose run` containers (migrations, one-off tasks) may exit non-zero.
+  exclude_labels:
+    com.docker.compose.oneoff: "True"
   expected_services: [backend, frontend, db, redis, proxy]
 
 backups:

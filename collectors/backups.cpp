@@ -59,8 +59,9 @@ double epoch_seconds(std::chrono::system_clock::time_point time) {
   return std::chrono::duration<double>(time.time_since_epoch()).count();
 }
 
+// Whole seconds: the milliseconds of a measured age are noise to the reader.
 std::string format_age(double seconds) {
-  return format_duration(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(std::max(seconds, 0.0))));
+  return format_duration(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::duration<double>(std::max(seconds, 0.0))));
 }
 
 // What one run found out about a set; the metrics and the target status are made from it.
@@ -77,6 +78,7 @@ struct SetReport {
   bool stale = false;
   std::optional<double> restore_test_last_success;
   bool restore_test_stale = false;
+  std::string retention_problem;  // retention_gap or retention_exceeded: a target reason only
   double duration_seconds = 0;
 };
 
@@ -161,6 +163,14 @@ class BackupSet {
     report.files = summary.files;
     report.total_bytes = summary.total_bytes;
     report.oldest_timestamp = summary.oldest_timestamp;
+    // The newest backup touched or rewritten in place is settling, and hidden from the
+    // scan until it settles. Falling back to the file before it would resolve the newest
+    // one's verdict and raise it again a minute later: keep what was known of it.
+    if (summary.settling > 0 && report_.newest_timestamp &&
+        (!summary.newest || summary.newest->timestamp < *report_.newest_timestamp)) {
+      keep_settling_newest(report, now);
+      return report;
+    }
     if (!summary.newest) {
       report.reason = kReasonNoBackups;
       report.detail = "no complete backup matching \"" + config_.pattern + "\" in " + config_.path;
@@ -193,8 +203,40 @@ class BackupSet {
       report.reason = kReasonVerifyFailed;
     }
     report.detail = std::move(detail);
+    add_retention(report, now);
     add_restore_test(report, now);
     return report;
+  }
+
+  // What AssetsBackupRetentionGap and AssetsBackupRetentionExceeded see, for `check` and
+  // the status page: fewer files than days kept (one a day), or files kept two days past
+  // the retention.
+  void add_retention(SetReport& report, std::chrono::system_clock::time_point now) const {
+    const double kept_seconds = epoch_seconds(now) - report.oldest_timestamp;
+    const auto expected = static_cast<std::uint64_t>(std::floor(std::min(kept_seconds, to_seconds(config_.retention)) / 86400));
+    if (report.files < expected) {
+      report.retention_problem = "retention_gap";
+      report.detail += "; " + std::to_string(report.files) + " backups where " + std::to_string(expected) +
+                       " are expected (one a day over the " + std::to_string(expected) + " days kept)";
+    } else if (kept_seconds > to_seconds(config_.retention) + 2 * 86400) {
+      report.retention_problem = "retention_exceeded";
+      report.detail += "; the oldest backup is " + format_age(kept_seconds) + " old, past the retention of " +
+                       format_duration(config_.retention);
+    }
+  }
+
+  void keep_settling_newest(SetReport& report, std::chrono::system_clock::time_point now) const {
+    report.newest_timestamp = report_.newest_timestamp;
+    report.newest_size = report_.newest_size;
+    report.verified = report_.verified;
+    if (report_.reason == kReasonVerifyFailed || report_.reason == kReasonTooSmall ||
+        report_.reason == kReasonPermissionDenied) {
+      report.reason = report_.reason;
+    }
+    report.stale = epoch_seconds(now) - *report_.newest_timestamp > to_seconds(config_.max_age);
+    report.detail = "the newest backup is being written or was touched (settling); until it settles: " +
+                    report_.detail;
+    add_restore_test(report, now);
   }
 
   VerifyOutcome verify(const BackupFile& newest, const Budget& budget) {
@@ -445,6 +487,7 @@ class BackupsCollector final : public Collector {
       target.reason = report.reason;
       if (target.reason.empty() && report.stale) target.reason = "stale";
       if (target.reason.empty() && report.restore_test_stale) target.reason = "restore_test_stale";
+      if (target.reason.empty()) target.reason = report.retention_problem;
       target.up = target.reason.empty();
       target.detail = report.detail;
       target.duration_seconds = report.duration_seconds;

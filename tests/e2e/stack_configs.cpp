@@ -166,10 +166,12 @@ std::string alertmanager_config_for_test(std::string_view deploy_yaml, const std
       for (YAML::Node child : route["routes"]) shorten(child);
     }
   };
-  YAML::Node root = config["route"];
-  root["group_wait"] = wait;
-  root["group_interval"] = wait;
-  shorten(root);
+  if (!wait.empty()) {
+    YAML::Node root = config["route"];
+    root["group_wait"] = wait;
+    root["group_interval"] = wait;
+    shorten(root);
+  }
   for (YAML::Node receiver : config["receivers"]) {
     const YAML::Node& existing = receiver;
     if (!existing["webhook_configs"]) continue;

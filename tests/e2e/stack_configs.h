@@ -30,7 +30,8 @@ struct DashboardQuery {
 std::vector<DashboardQuery> dashboard_queries(std::string_view dashboard_json);
 
 // deploy/alertmanager/alertmanager.yml with its routing and inhibition kept, every route's
-// group_wait and group_interval set to `wait`, and every webhook pointed at `webhook_url`.
+// group_wait and group_interval set to `wait` (kept as shipped when `wait` is empty), and
+// every webhook pointed at `webhook_url`.
 std::string alertmanager_config_for_test(std::string_view deploy_yaml, const std::string& webhook_url,
                                          const std::string& wait);
 

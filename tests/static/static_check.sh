@@ -42,6 +42,10 @@ case "$check" in
     # Resolves rule_files (../../alerts/*.yml) and the file_sd files relative to the config.
     require promtool
     promtool check config deploy/prometheus/prometheus.yml
+    # Issue 13, item 4: a shipped file_sd file is a live target that pages for a host that
+    # does not exist; examples end in .example.
+    shipped=$(find deploy/prometheus/file_sd -name '*.yml')
+    [ -z "$shipped" ] || { echo "file_sd files that Prometheus would scrape: $shipped" >&2; exit 1; }
     ;;
   alertmanager-config)
     require amtool

@@ -238,7 +238,7 @@ std::size_t append_body(char* data, std::size_t size, std::size_t count, void* t
 }  // namespace
 
 HttpResponse http_request(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
-                          long timeout_ms) {
+                          long timeout_ms, const std::string& body) {
   HttpResponse response;
   CURL* curl = curl_easy_init();
   curl_slist* header_list = nullptr;
@@ -246,6 +246,10 @@ HttpResponse http_request(const std::string& method, const std::string& url, con
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  if (!body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

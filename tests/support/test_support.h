@@ -72,7 +72,8 @@ struct HttpResponse {
 };
 // A plain libcurl request; the body is returned as received (no decompression).
 HttpResponse http_request(const std::string& method, const std::string& url,
-                          const std::vector<std::string>& headers = {}, long timeout_ms = 5000);
+                          const std::vector<std::string>& headers = {}, long timeout_ms = 5000,
+                          const std::string& body = {});
 // Decompresses a gzip body.
 std::string gunzip(const std::string& data);
 

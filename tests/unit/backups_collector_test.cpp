@@ -308,6 +308,28 @@ TEST(BackupsCollector, NewestBackupSwappedForAFifoNeverHoldsARun) {
   EXPECT_GT(runs, 10);
 }
 
+// Issue 13, item 5: touching the newest dump hid it for the settle time, the scan fell back
+// to the file before it, and its failed verification resolved, then fired again.
+TEST(BackupsCollector, ATouchedNewestBackupKeepsItsVerdictWhileItSettles) {
+  TempDir dir;
+  make_backup(dir / "assets_1.sql", 20h, 4096);
+  const fs::path newest = dir / "assets_2.sql";
+  write_file(newest, std::string(4096, '-'));  // no pg_dump trailer: fails verification
+  set_mtime(newest, SystemClock::now() - 2h);
+  Harness harness(set_yaml(dir.path(), "    pattern: \"assets_*\"\n    settle: 60s\n    interval: 1s\n    timeout: 500ms\n"));
+  harness.run();
+  ASSERT_EQ(harness.reasons("db"), std::vector<std::string>{"verify_failed"});
+  const auto newest_time = harness.value("assets_backup_last_timestamp_seconds", "db");
+
+  set_mtime(newest, SystemClock::now());  // touched: settling for a minute
+  std::this_thread::sleep_for(1100ms);
+  harness.run();
+  EXPECT_EQ(harness.reasons("db"), std::vector<std::string>{"verify_failed"});
+  EXPECT_EQ(harness.value("assets_backup_last_verified", "db"), 0);
+  EXPECT_EQ(harness.value("assets_backup_last_timestamp_seconds", "db"), newest_time) << "fell back to the older file";
+  EXPECT_NE(harness.target("db").detail.find("settling"), std::string::npos) << harness.target("db").detail;
+}
+
 TEST(BackupsCollector, VerificationIsCachedByFileIdentity) {
   TempDir dir;
   const fs::path file = dir / "assets_1.sql";
