@@ -21,8 +21,8 @@ std::string join_errors(const std::vector<ConfigError>& errors) {
 ConfigLoadError::ConfigLoadError(std::vector<ConfigError> errors)
     : AgentError(join_errors(errors), kExitConfigError), errors_(std::move(errors)) {}
 
-Config load_config_or_throw(const std::optional<std::string>& config_file) {
-  ConfigResult result = config_file ? load_config_file(*config_file) : load_default_config();
+Config load_config_or_throw(const std::optional<std::string>& config_file, const ConfigOptions& options) {
+  ConfigResult result = config_file ? load_config_file(*config_file, options) : load_default_config();
   if (!result.config) throw ConfigLoadError(std::move(result.errors));
   return std::move(*result.config);
 }

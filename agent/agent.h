@@ -48,7 +48,7 @@ class StartupError : public AgentError {
 };
 
 // Loads the file, or the embedded default when no file is given. Throws ConfigLoadError.
-Config load_config_or_throw(const std::optional<std::string>& config_file);
+Config load_config_or_throw(const std::optional<std::string>& config_file, const ConfigOptions& options = {});
 
 // Builds the enabled collectors of a configuration from the registry.
 std::vector<ScheduledCollector> build_collectors(std::span<const RegistryEntry> registry, const Config& config);

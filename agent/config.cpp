@@ -81,7 +81,7 @@ void decode_global(ConfigReader& reader, const YAML::Node& node, GlobalConfig& g
 // TLS files are read at run time by libcurl or OpenSSL, which open them blocking: a
 // missing file, or a FIFO that would hold a check forever, is caught here instead.
 void check_tls_file(ConfigReader& reader, MapReader& map, std::string_view key, const std::string& file) {
-  if (file.empty()) return;
+  if (file.empty() || !reader.options().read_named_files) return;
   FileReadError failure;
   const int fd = open_regular_file(file, failure);
   if (fd >= 0) {
@@ -510,9 +510,9 @@ std::string_view to_string(CheckKind kind) {
   return "unknown";
 }
 
-ConfigResult parse_config(std::string_view yaml, const std::string& file) {
+ConfigResult parse_config(std::string_view yaml, const std::string& file, const ConfigOptions& options) {
   ConfigResult result;
-  ConfigReader reader(file, result.errors);
+  ConfigReader reader(file, result.errors, options);
   // Label values come from here (check and set names): one byte that is not UTF-8 would
   // make Prometheus reject every sample of a scrape.
   if (const auto invalid = first_invalid_utf8(yaml)) {
@@ -559,7 +559,7 @@ ConfigResult parse_config(std::string_view yaml, const std::string& file) {
   return result;
 }
 
-ConfigResult load_config_file(const std::string& path) {
+ConfigResult load_config_file(const std::string& path, const ConfigOptions& options) {
   std::string why;
   auto text = read_small_file(path, kMaxConfigBytes, why);
   if (!text) {
@@ -567,7 +567,7 @@ ConfigResult load_config_file(const std::string& path) {
     result.errors.push_back(ConfigError{path, 0, 0, "", why});
     return result;
   }
-  return parse_config(*text, path);
+  return parse_config(*text, path, options);
 }
 
 ConfigResult load_default_config() { return parse_config(embedded_default_config(), "<embedded default>"); }

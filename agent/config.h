@@ -201,10 +201,16 @@ struct ConfigResult {
   std::vector<ConfigError> errors;  // every error found, in document order
 };
 
+struct ConfigOptions {
+  // false: the files the configuration names (secrets, body_file, TLS files) are neither
+  // read nor checked, so an example for another host validates (`config check --syntax-only`).
+  bool read_named_files = true;
+};
+
 // Parses and validates YAML text. `file` names the source in errors.
-ConfigResult parse_config(std::string_view yaml, const std::string& file);
+ConfigResult parse_config(std::string_view yaml, const std::string& file, const ConfigOptions& options = {});
 // Reads the file (with a size limit) and parses it.
-ConfigResult load_config_file(const std::string& path);
+ConfigResult load_config_file(const std::string& path, const ConfigOptions& options = {});
 // The configuration used when no --config.file is given.
 std::string_view embedded_default_config();
 ConfigResult load_default_config();

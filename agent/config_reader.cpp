@@ -304,7 +304,7 @@ void MapReader::read_secret(std::string_view key, Secret& out) {
   }
   if (file_value.IsDefined()) {
     const auto file_path = reader_.scalar(file_value, path(file_key));
-    if (!file_path) return;
+    if (!file_path || !reader_.options().read_named_files) return;
     std::string why;
     if (auto contents = read_small_file(*file_path, kMaxSecretFileBytes, why)) {
       out = Secret(trim_trailing_newlines(std::move(*contents)));
@@ -318,7 +318,7 @@ void MapReader::read_file_contents(std::string_view key, std::string& out, std::
   const YAML::Node value = get(key);
   if (!value.IsDefined()) return;
   const auto file_path = reader_.scalar(value, path(key));
-  if (!file_path) return;
+  if (!file_path || !reader_.options().read_named_files) return;
   std::string why;
   if (auto contents = read_small_file(*file_path, limit, why)) {
     out = std::move(*contents);

@@ -20,13 +20,15 @@ std::string quote(std::string_view value);
 
 class ConfigReader {
  public:
-  ConfigReader(std::string file, std::vector<ConfigError>& errors) : file_(std::move(file)), errors_(errors) {}
+  ConfigReader(std::string file, std::vector<ConfigError>& errors, ConfigOptions options = {})
+      : file_(std::move(file)), errors_(errors), options_(options) {}
 
   void error(const YAML::Mark& mark, std::string path, std::string message);
   void error(const YAML::Node& node, std::string path, std::string message) {
     error(node.Mark(), std::move(path), std::move(message));
   }
   const std::string& file() const { return file_; }
+  const ConfigOptions& options() const { return options_; }
   std::size_t error_count() const { return errors_.size(); }
 
   // Scalar text with ${VAR} expanded ($$ is a literal $). Records an error and returns
@@ -36,6 +38,7 @@ class ConfigReader {
  private:
   std::string file_;
   std::vector<ConfigError>& errors_;
+  ConfigOptions options_;
 };
 
 // One mapping in the document. Keys that are never read are reported by finish().

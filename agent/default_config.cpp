@@ -19,9 +19,13 @@ health:
   - name: frontend
     kind: http
     url: http://127.0.0.1:3000/
+  # nginx terminates TLS; the certificate is watched by the certificates collector, and
+  # its name is not known here.
   - name: proxy
     kind: http
-    url: http://127.0.0.1:80/healthz
+    url: https://127.0.0.1:443/healthz
+    tls:
+      insecure_skip_verify: true
   - name: redis
     kind: tcp
     address: 127.0.0.1:6379
@@ -31,7 +35,7 @@ health:
     kind: postgres
     host: 127.0.0.1
     port: 5432
-    user: postgres
+    user: assets_monitor  # a role with pg_monitor, not the superuser
     dbname: postgres
 
 containers:

@@ -9,6 +9,32 @@
 
 namespace assets {
 
+// Logs a line when one of a collector's targets changes state: down (with its reason), up
+// again. One place for every collector, so a container, a backup set and a certificate are
+// logged as a health check is. A down target is logged on the first run too.
+class TargetTransitions {
+ public:
+  void observe(const std::string& collector, const std::vector<TargetStatus>& targets) {
+    std::map<std::string, std::string> reasons;
+    for (const auto& target : targets) {
+      const std::string reason = target.up ? "" : (target.reason.empty() ? "down" : target.reason);
+      const auto before = reasons_.find(target.name);
+      const bool known = before != reasons_.end();
+      if (!reason.empty() && (!known || before->second != reason)) {
+        log::warn("target down", {{"collector", collector}, {"target", target.name}, {"kind", target.kind},
+                                  {"reason", reason}, {"detail", target.detail}});
+      } else if (reason.empty() && known && !before->second.empty()) {
+        log::info("target up again", {{"collector", collector}, {"target", target.name}, {"kind", target.kind}});
+      }
+      reasons.emplace(target.name, reason);
+    }
+    reasons_ = std::move(reasons);  // targets that went away are forgotten
+  }
+
+ private:
+  std::map<std::string, std::string> reasons_;  // by target name: "" while up, else the reason
+};
+
 struct Scheduler::Driver {
   std::string name;
   std::shared_ptr<Collector> collector;
@@ -140,6 +166,7 @@ CollectorRun Scheduler::run_once(Collector& collector, Duration timeout, WorkerP
 void Scheduler::drive(const std::shared_ptr<Driver>& driver) {
   const std::stop_token stop = driver->stop.get_token();
   auto next = std::chrono::steady_clock::now() + driver->start_jitter;
+  TargetTransitions transitions;
   std::mutex sleep_mutex;
   std::condition_variable_any sleeper;  // woken only by the stop token
   for (;;) {
@@ -163,6 +190,7 @@ void Scheduler::drive(const std::shared_ptr<Driver>& driver) {
         log::debug("collector run finished",
                    {{"collector", driver->name}, {"duration_seconds", std::to_string(run.duration_seconds)}});
       }
+      if (run.success || !run.result.targets.empty()) transitions.observe(driver->name, run.result.targets);
       driver->store->record(driver->name, std::move(run));
     }
     // Keep the cadence of the interval; skip slots that a long run overlapped.

@@ -136,7 +136,6 @@ class BackupSet {
     Budget budget{std::min(context.deadline, started + timeout_) - reserve, context.stop};
     SetReport report = check(budget);
     report.duration_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    log_transition(report);
     report_ = std::move(report);
   }
 
@@ -381,15 +380,6 @@ class BackupSet {
         log::warn("backup set entries that cannot be read were skipped",
                   {{"set", config_.name}, {"entries", std::to_string(summary.unreadable)}});
       }
-    }
-  }
-
-  void log_transition(const SetReport& report) const {
-    if (report.reason == report_.reason) return;
-    if (report.reason.empty()) {
-      log::info("backup set recovered", {{"set", config_.name}});
-    } else {
-      log::warn("backup set failing", {{"set", config_.name}, {"reason", report.reason}, {"detail", report.detail}});
     }
   }
 

@@ -108,18 +108,14 @@ class HealthCollector final : public Collector {
   static void record(CheckState& state, std::optional<CheckResult> result, Clock::time_point started) {
     if (!result) return;
     state.next_due = started + state.interval;
-    const bool first = !state.last;
-    const bool was_up = state.last && state.last->up;
-    const std::string kind(to_string(state.kind));
+    // Changes of state are logged by the driver, for every collector alike.
     if (result->up) {
       state.last_success_unix = unix_time_now();
-      if (!first && !was_up) log::info("health check is up again", {{"check", state.name}, {"kind", kind}});
     } else {
-      if (first || was_up) {
-        log::warn("health check is down", {{"check", state.name}, {"kind", kind}, {"reason", result->reason}});
-      }
-      log::debug("health check failed",
-                 {{"check", state.name}, {"kind", kind}, {"reason", result->reason}, {"detail", result->detail}});
+      log::debug("health check failed", {{"check", state.name},
+                                         {"kind", std::string(to_string(state.kind))},
+                                         {"reason", result->reason},
+                                         {"detail", result->detail}});
     }
     state.last = std::move(result);
   }
@@ -152,6 +148,9 @@ class HealthCollector final : public Collector {
                                          "Client backends in pg_stat_activity at the last check.");
     auto& pg_max_connections =
         metrics.gauge("assets_postgres_max_connections", "The PostgreSQL server's max_connections setting.");
+    auto& pg_sees_all = metrics.gauge("assets_postgres_sees_all_sessions",
+                                      "1 if the check's role sees every session (pg_monitor or superuser); at 0, "
+                                      "assets_postgres_connections counts only the check's own.");
     auto& pg_database_size = metrics.gauge("assets_postgres_database_size_bytes",
                                            "Size of each configured database at the last check, in bytes.");
 
@@ -183,6 +182,7 @@ class HealthCollector final : public Collector {
         pg_recovery.add({{"check", check}}, pg.in_recovery ? 1 : 0);
         pg_connections.add({{"check", check}}, pg.connections);
         pg_max_connections.add({{"check", check}}, pg.max_connections);
+        pg_sees_all.add({{"check", check}}, pg.sees_all_sessions ? 1 : 0);
         for (const auto& [database, bytes] : pg.database_sizes) {
           pg_database_size.add({{"check", check}, {"database", bounded_label_value(database)}}, bytes);
         }

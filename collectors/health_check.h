@@ -48,6 +48,7 @@ struct PostgresFacts {
   bool in_recovery = false;
   double connections = 0;
   double max_connections = 0;
+  bool sees_all_sessions = false;  // the role may read every session in pg_stat_activity
   std::vector<std::pair<std::string, double>> database_sizes;  // configured databases that exist
 };
 

@@ -16,10 +16,15 @@
 namespace assets::health {
 namespace {
 
+// pg_stat_activity shows other roles' sessions only to members of pg_read_all_stats
+// (pg_monitor includes it) and to superusers; the sixth column says whether this role is
+// one, since without it the connection count is only this check's own session.
 constexpr const char* kLivenessQuery =
     "SELECT 1, current_setting('server_version'), pg_is_in_recovery(), "
     "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
-    "current_setting('max_connections')::bigint";
+    "current_setting('max_connections')::bigint, "
+    "pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "
+    "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)";
 constexpr const char* kDatabaseSizeQuery =
     "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname = ANY($1::text[]) ORDER BY datname";
 
@@ -140,13 +145,14 @@ std::optional<Failure> query(PGconn* connection, const std::vector<std::string>&
   ResultPtr liveness;
   if (PQsendQuery(connection, kLivenessQuery) == 0) return connection_failure(connection, "sending query");
   if (auto failure = await_result(connection, liveness, deadline, stop)) return failure;
-  if (PQntuples(liveness.get()) != 1 || PQnfields(liveness.get()) != 5) {
+  if (PQntuples(liveness.get()) != 1 || PQnfields(liveness.get()) != 6) {
     return Failure{reason::kProtocol, "unexpected answer to the liveness query"};
   }
   facts.server_version = PQgetvalue(liveness.get(), 0, 1);
   facts.in_recovery = std::string_view(PQgetvalue(liveness.get(), 0, 2)) == "t";
   facts.connections = number(liveness.get(), 0, 3);
   facts.max_connections = number(liveness.get(), 0, 4);
+  facts.sees_all_sessions = std::string_view(PQgetvalue(liveness.get(), 0, 5)) == "t";
   if (databases.empty()) return std::nullopt;
 
   const std::string names = postgres_text_array(databases);

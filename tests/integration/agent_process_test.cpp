@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -65,6 +66,25 @@ TEST(AgentProcess, SighupWithABadFileKeepsRunning) {
   EXPECT_TRUE(agent.process().running());
 }
 
+// Issue 13, item 6: only health checks logged their changes of state.
+TEST(AgentProcess, LogsEveryTargetThatGoesDownOrComesBack) {
+  testing::TempDir dir;
+  const auto backups = dir / "backups";
+  dir.write("agent.yml", "global:\n  interval: 1s\n  timeout: 500ms\nbackups:\n  - name: db\n    path: " +
+                             backups.string() + "\n    settle: 0s\n    min_size: 10\n");
+  AgentProcess agent(dir / "agent.log", {"--config.file", (dir / "agent.yml").string()});
+  ASSERT_GT(agent.port(), 0) << agent.log();
+  EXPECT_TRUE(testing::eventually([&] {
+    return agent.log().find("msg=\"target down\" collector=backups target=db kind=backup reason=not_found") !=
+           std::string::npos;
+  }, 10s)) << agent.log();
+  std::filesystem::create_directories(backups);
+  dir.write("backups/db.sql", "SELECT 1;\n--\n-- PostgreSQL database dump complete\n--\n\n");
+  EXPECT_TRUE(testing::eventually([&] {
+    return agent.log().find("msg=\"target up again\" collector=backups target=db kind=backup") != std::string::npos;
+  }, 10s)) << agent.log();
+}
+
 TEST(AgentProcess, EmbeddedDefaultOutputPassesPromtool) {
   const std::string promtool = testing::find_program("promtool");
   ASSETS_REQUIRE_COMPONENT(!promtool.empty(), "promtool (package prometheus)");
@@ -115,6 +135,44 @@ TEST(AgentCli, ConfigCheckExitCodes) {
   EXPECT_EQ(testing::run_command({testing::agent_binary(), "--no-such-flag"}, &output), 2);
   EXPECT_EQ(testing::run_command({testing::agent_binary(), "--version"}, &output), 0);
   EXPECT_NE(output.find("0.1.0"), std::string::npos);
+}
+
+// Issue 13, item 8: config check read the secret files, so the shipped examples could not
+// be validated away from their host.
+TEST(AgentCli, SyntaxOnlyChecksTheShippedExamplesAwayFromTheirHost) {
+  for (const char* example : {"deploy/assets-agent.yml", "deploy/compose/assets-agent.yml"}) {
+    const std::string path = (testing::source_dir() / example).string();
+    std::string output;
+    EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--syntax-only", "--config.file", path},
+                                   &output),
+              0)
+        << example << ": " << output;
+    EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--config.file", path}, &output), 2)
+        << example << " names secrets under /run/secrets, which this host does not have: " << output;
+  }
+  testing::TempDir dir;
+  dir.write("bad.yml", "health:\n  - name: db\n    kind: postgres\n    password_file: /run/secrets/x\n    port: 0\n");
+  std::string output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--syntax-only", "--config.file",
+                                  (dir / "bad.yml").string()},
+                                 &output),
+            2)
+      << "everything but the named files is still checked: " << output;
+}
+
+// Issue 13, item 11: `check` printed the collectors' level=warn lines next to its table.
+TEST(AgentCli, CheckPrintsItsTableWithoutTheCollectorsWarnings) {
+  testing::TempDir dir;
+  dir.write("agent.yml", "health:\n  - name: redis\n    kind: tcp\n    address: 127.0.0.1:" +
+                             std::to_string(testing::free_tcp_port()) + "\n    timeout: 1s\n");
+  std::string output;
+  std::string errors;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "check", "--config.file", (dir / "agent.yml").string()},
+                                 &output, {.directory = {}, .error_output = &errors}),
+            1)
+      << output;
+  EXPECT_NE(output.find("redis"), std::string::npos) << output;
+  EXPECT_EQ(errors, "");
 }
 
 TEST(AgentCli, CheckWithNothingToCheckPasses) {

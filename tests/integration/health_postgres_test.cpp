@@ -74,12 +74,29 @@ TEST_F(HealthPostgresTest, MonitorRoleSeesServerFacts) {
   EXPECT_FALSE(metric(run.result, "assets_postgres_database_size_bytes", {{"check", "db"}, {"database", "no_such_db"}}));
   EXPECT_FALSE(metric(run.result, "assets_check_failure", {{"check", "db"}}));
   EXPECT_FALSE(metric(run.result, "assets_check_phase_duration_seconds", {{"check", "db"}}));
+  EXPECT_EQ(metric(run.result, "assets_postgres_sees_all_sessions", {{"check", "db"}}), 1.0);
+  EXPECT_EQ(metric(run.result, "assets_postgres_sees_all_sessions", {{"check", "db-dsn"}}), 1.0);  // the superuser
 
   std::string version;
   ASSERT_EQ(server_->sql("SHOW server_version", &version), 0) << version;
   while (!version.empty() && version.back() == '\n') version.pop_back();
   EXPECT_EQ(metric(run.result, "assets_postgres_info", {{"check", "db"}, {"server_version", version}}), 1.0)
       << exposition(run.result);
+}
+
+// Issue 13, item 7: without pg_monitor a role sees only its own session, so the
+// connection count was 1 against 8 real ones, and nothing said so.
+TEST_F(HealthPostgresTest, ARoleWithoutPgMonitorSaysItSeesOnlyItsOwnSession) {
+  std::string output;
+  ASSERT_EQ(server_->sql("CREATE ROLE plain LOGIN PASSWORD '" + std::string(kMonitorPassword) + "';", &output), 0)
+      << output;
+  const auto run = run_health_once(config(item(
+      "plain", "    host: 127.0.0.1\n    port: " + std::to_string(server_->port()) +
+                   "\n    user: plain\n    dbname: app\n    sslmode: disable\n    password_file: " +
+                   (secrets_ / "monitor-password").string() + "\n")));
+  ASSERT_TRUE(target(run, "plain").up) << target(run, "plain").detail;
+  EXPECT_EQ(metric(run.result, "assets_postgres_sees_all_sessions", {{"check", "plain"}}), 0.0);
+  EXPECT_EQ(metric(run.result, "assets_postgres_connections", {{"check", "plain"}}), 1.0);
 }
 
 TEST_F(HealthPostgresTest, FailuresHaveTheirReasons) {

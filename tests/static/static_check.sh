@@ -78,8 +78,8 @@ case "$check" in
     # The agent in compose reads its database password from a compose secret; point the
     # copy at a stand-in file so the check covers everything else.
     need_agent
-    printf 'stand-in' >"$tmp/db_password"
-    sed "s#/run/secrets/db_password#$tmp/db_password#" deploy/compose/assets-agent.yml >"$tmp/assets-agent.yml"
+    printf 'stand-in' >"$tmp/db_monitor_password"
+    sed "s#/run/secrets/db_monitor_password#$tmp/db_monitor_password#" deploy/compose/assets-agent.yml >"$tmp/assets-agent.yml"
     "$agent" config check --config.file "$tmp/assets-agent.yml"
     ;;
   *)
