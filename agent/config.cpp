@@ -23,6 +23,22 @@ constexpr std::uint64_t kMaxBodyFileBytes = 1 << 20;
 // The highest of the max_* read limits: each is memory held per target while it is read.
 constexpr std::uint64_t kMaxReadLimitBytes = 64 << 20;
 
+// The values a key may take; error messages list them from here.
+using Choice = std::pair<std::string_view, std::string>;
+const Choice kTlsVersions[] = {{"", ""}, {"TLS1.0", "TLS1.0"}, {"TLS1.1", "TLS1.1"}, {"TLS1.2", "TLS1.2"}, {"TLS1.3", "TLS1.3"}};
+const Choice kMethods[] = {{"GET", "GET"}, {"HEAD", "HEAD"}, {"POST", "POST"}, {"PUT", "PUT"},
+                           {"PATCH", "PATCH"}, {"DELETE", "DELETE"}, {"OPTIONS", "OPTIONS"}};
+const Choice kIpFamilies[] = {{"", ""}, {"ip4", "ip4"}, {"ip6", "ip6"}};
+const Choice kSslModes[] = {{"disable", "disable"}, {"allow", "allow"},         {"prefer", "prefer"},
+                            {"require", "require"}, {"verify-ca", "verify-ca"}, {"verify-full", "verify-full"}};
+const std::pair<std::string_view, CheckKind> kCheckKinds[] = {
+    {"http", CheckKind::http}, {"tcp", CheckKind::tcp}, {"postgres", CheckKind::postgres}};
+const std::pair<std::string_view, BackupVerify> kBackupVerifyModes[] = {{"auto", BackupVerify::auto_detect},
+                                                                       {"none", BackupVerify::none},
+                                                                       {"plain", BackupVerify::plain},
+                                                                       {"gzip", BackupVerify::gzip},
+                                                                       {"custom", BackupVerify::custom}};
+
 std::string indexed(const std::string& path, std::size_t index) { return path + "[" + std::to_string(index) + "]"; }
 
 // Escape sequences in tcp send/expect strings, so "PING\r\n" can be written in YAML.
@@ -101,7 +117,7 @@ std::optional<TlsConfig> decode_tls(ConfigReader& reader, MapReader& parent) {
   map.read("key_file", tls.key_file);
   map.read("server_name", tls.server_name);
   map.read("insecure_skip_verify", tls.insecure_skip_verify);
-  map.read("min_version", tls.min_version);
+  map.read_one_of("min_version", tls.min_version, kTlsVersions);
   map.finish();
   check_tls_file(reader, map, "ca_file", tls.ca_file);
   check_tls_file(reader, map, "cert_file", tls.cert_file);
@@ -109,10 +125,6 @@ std::optional<TlsConfig> decode_tls(ConfigReader& reader, MapReader& parent) {
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     reader.error(node, map.path(tls.cert_file.empty() ? "cert_file" : "key_file"),
                  "cert_file and key_file must be given together");
-  }
-  static const std::set<std::string, std::less<>> kVersions{"", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"};
-  if (!kVersions.contains(tls.min_version)) {
-    reader.error(map.get("min_version"), map.path("min_version"), "must be one of TLS1.0, TLS1.1, TLS1.2, TLS1.3");
   }
   return tls;
 }
@@ -170,11 +182,7 @@ void decode_http(ConfigReader& reader, MapReader& map, HttpCheck& http) {
       http.url.rfind("https://", 0) != 0) {
     reader.error(map.get("url"), map.path("url"), "must start with http:// or https://");
   }
-  map.read("method", http.method);
-  static const std::set<std::string, std::less<>> kMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-  if (!kMethods.contains(http.method)) {
-    reader.error(map.get("method"), map.path("method"), "must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-  }
+  map.read_one_of("method", http.method, kMethods);
   map.read("headers", http.headers);
   if (map.has("body") && map.has("body_file")) {
     reader.error(map.get("body_file"), map.path("body_file"), "give either body or body_file, not both");
@@ -218,10 +226,7 @@ void decode_http(ConfigReader& reader, MapReader& map, HttpCheck& http) {
   if (http.basic_auth && (map.has("bearer_token") || map.has("bearer_token_file"))) {
     reader.error(map.get("basic_auth"), map.path("basic_auth"), "give either basic_auth or bearer_token, not both");
   }
-  map.read("ip_family", http.ip_family);
-  if (!http.ip_family.empty() && http.ip_family != "ip4" && http.ip_family != "ip6") {
-    reader.error(map.get("ip_family"), map.path("ip_family"), "must be ip4 or ip6");
-  }
+  map.read_one_of("ip_family", http.ip_family, kIpFamilies);
 }
 
 void decode_tcp(ConfigReader& reader, MapReader& map, TcpCheck& tcp) {
@@ -269,11 +274,7 @@ void decode_postgres(ConfigReader& reader, MapReader& map, PostgresCheck& pg) {
   map.read("user", pg.user);
   map.read("dbname", pg.dbname);
   map.read_secret("password", pg.password);
-  map.read("sslmode", pg.sslmode);
-  static const std::set<std::string, std::less<>> kModes{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
-  if (!kModes.contains(pg.sslmode)) {
-    reader.error(map.get("sslmode"), map.path("sslmode"), "must be one of disable, allow, prefer, require, verify-ca, verify-full");
-  }
+  map.read_one_of("sslmode", pg.sslmode, kSslModes);
   map.read("databases", pg.databases);
 }
 
@@ -296,23 +297,15 @@ void decode_health(ConfigReader& reader, const YAML::Node& node, Config& config)
       reader.error(map.get("name"), map.path("name"), "duplicate check name " + quote(check.name));
     }
     map.require("kind");
-    std::string kind;
-    map.read("kind", kind);
+    const bool has_kind = map.read_one_of("kind", check.kind, kCheckKinds);
     map.read_duration("interval", check.interval);
     map.read_duration("timeout", check.timeout);
     check_interval_and_timeout(reader, map, config, check.interval, check.timeout);
-    if (kind == "http") {
-      check.kind = CheckKind::http;
-      decode_http(reader, map, check.http);
-    } else if (kind == "tcp") {
-      check.kind = CheckKind::tcp;
-      decode_tcp(reader, map, check.tcp);
-    } else if (kind == "postgres") {
-      check.kind = CheckKind::postgres;
-      decode_postgres(reader, map, check.postgres);
-    } else {
-      if (map.has("kind")) reader.error(map.get("kind"), map.path("kind"), "must be http, tcp or postgres, not " + quote(kind));
-      continue;  // the other keys depend on the kind
+    if (!has_kind) continue;  // the other keys depend on the kind
+    switch (check.kind) {
+      case CheckKind::http: decode_http(reader, map, check.http); break;
+      case CheckKind::tcp: decode_tcp(reader, map, check.tcp); break;
+      case CheckKind::postgres: decode_postgres(reader, map, check.postgres); break;
     }
     map.finish();
     config.health.push_back(std::move(check));
@@ -402,18 +395,7 @@ void decode_backups(ConfigReader& reader, const YAML::Node& node, Config& config
     map.read_size("min_size", set.min_size);
     map.read_duration("retention", set.retention);
     map.read_duration("settle", set.settle);
-    std::string verify = "auto";
-    map.read("verify", verify);
-    static const std::map<std::string, BackupVerify, std::less<>> kVerify{{"auto", BackupVerify::auto_detect},
-                                                                         {"none", BackupVerify::none},
-                                                                         {"plain", BackupVerify::plain},
-                                                                         {"gzip", BackupVerify::gzip},
-                                                                         {"custom", BackupVerify::custom}};
-    if (auto it = kVerify.find(verify); it != kVerify.end()) {
-      set.verify = it->second;
-    } else {
-      reader.error(map.get("verify"), map.path("verify"), "must be one of auto, none, plain, gzip, custom");
-    }
+    map.read_one_of("verify", set.verify, kBackupVerifyModes);
     map.read("pg_restore", set.pg_restore);
     if (const YAML::Node restore = map.get("restore_test"); restore.IsDefined()) {
       MapReader restore_map(reader, restore, map.path("restore_test"));
@@ -502,10 +484,8 @@ void decode_certificates(ConfigReader& reader, const YAML::Node& node, Config& c
 }  // namespace
 
 std::string_view to_string(CheckKind kind) {
-  switch (kind) {
-    case CheckKind::http: return "http";
-    case CheckKind::tcp: return "tcp";
-    case CheckKind::postgres: return "postgres";
+  for (const auto& [name, value] : kCheckKinds) {
+    if (value == kind) return name;
   }
   return "unknown";
 }

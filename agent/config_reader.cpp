@@ -327,6 +327,23 @@ void MapReader::read_file_contents(std::string_view key, std::string& out, std::
   }
 }
 
+std::optional<std::size_t> MapReader::read_index_of(std::string_view key, std::span<const std::string_view> names) {
+  const YAML::Node value = get(key);
+  if (!value.IsDefined()) return std::nullopt;
+  const auto text = reader_.scalar(value, path(key));
+  if (!text) return std::nullopt;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == *text) return i;
+  }
+  std::string listed;
+  for (const auto name : names) {
+    if (name.empty()) continue;  // the unset default is not offered
+    listed += (listed.empty() ? "" : ", ") + std::string(name);
+  }
+  reader_.error(value, path(key), "must be one of " + listed + ", not " + quote(*text));
+  return std::nullopt;
+}
+
 void MapReader::finish() {
   if (!valid_) return;
   for (const auto& entry : node_) {

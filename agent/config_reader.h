@@ -3,7 +3,9 @@
 // file:line:column and the key's path. Used only by config.cpp, the one place of validation.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,10 +73,23 @@ class MapReader {
   // Reads `key_file` into out as text (size-limited), e.g. body_file.
   void read_file_contents(std::string_view key, std::string& out, std::uint64_t limit);
 
+  // A value from a fixed table: on a value not in it, the error lists the table's names.
+  // False when the key is absent or its value is not one of them (out is left alone).
+  template <typename T, std::size_t N>
+  bool read_one_of(std::string_view key, T& out, const std::pair<std::string_view, T> (&table)[N]) {
+    std::string_view names[N];
+    for (std::size_t i = 0; i < N; ++i) names[i] = table[i].first;
+    const auto index = read_index_of(key, names);
+    if (index) out = table[*index].second;
+    return index.has_value();
+  }
+
   // Reports keys that no read touched.
   void finish();
 
  private:
+  std::optional<std::size_t> read_index_of(std::string_view key, std::span<const std::string_view> names);
+
   ConfigReader& reader_;
   YAML::Node node_;
   std::string path_;
