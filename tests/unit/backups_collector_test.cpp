@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "collectors/backups_scan.h"
+#include "tests/support/golden.h"
 #include "tests/unit/backups_test_util.h"
 
 namespace assets::testing {
@@ -328,6 +329,28 @@ TEST(BackupsCollector, ATouchedNewestBackupKeepsItsVerdictWhileItSettles) {
   EXPECT_EQ(harness.value("assets_backup_last_verified", "db"), 0);
   EXPECT_EQ(harness.value("assets_backup_last_timestamp_seconds", "db"), newest_time) << "fell back to the older file";
   EXPECT_NE(harness.target("db").detail.find("settling"), std::string::npos) << harness.target("db").detail;
+}
+
+// Issue 14: the collector's whole output on a fixed input, checked in.
+TEST(BackupsCollector, GoldenExposition) {
+  TempDir dir;
+  const auto at = [](std::int64_t unix_seconds) { return SystemClock::time_point(std::chrono::seconds(unix_seconds)); };
+  for (int day = 0; day < 3; ++day) {
+    const fs::path file = dir / "db" / ("assets_" + std::to_string(day) + ".sql");
+    make_backup(file, 0s, 4096 + static_cast<std::size_t>(day));
+    set_mtime(file, at(1764547200 + day * 86400));  // 2025-12-01 00:00 UTC and the two days after
+  }
+  write_file(dir / "db" / "restore-test.json",
+             R"({"status":"success","finished_at":"2025-12-02T03:31:12Z","backup":"assets_1.sql","duration_seconds":4})");
+  write_file(dir / "media" / "media_0.tar", std::string(100, 'x'));
+  set_mtime(dir / "media" / "media_0.tar", at(1764547200));
+  Harness harness("backups:\n  - name: db\n    path: " + (dir / "db").string() +
+                  "\n    pattern: \"assets_*\"\n    restore_test:\n      status_file: " +
+                  (dir / "db" / "restore-test.json").string() + "\n  - name: media\n    path: " +
+                  (dir / "media").string() + "\n    verify: none\n    min_size: 1KiB\n    max_age: 8d\n" +
+                  "  - name: missing\n    path: " + (dir / "missing").string() + "\n");
+  harness.run();
+  testing::expect_golden_exposition(harness.result(), "backups");
 }
 
 TEST(BackupsCollector, VerificationIsCachedByFileIdentity) {

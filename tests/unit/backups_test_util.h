@@ -75,6 +75,7 @@ class Harness {
   }
 
   const CollectorSpec& spec() const { return spec_; }
+  const CollectResult& result() const { return result_; }
 
   void run(std::chrono::steady_clock::duration budget = 10s) {
     CollectContext context;

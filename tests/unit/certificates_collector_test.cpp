@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/cert_factory.h"
+#include "tests/support/golden.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/certificates_test_util.h"
 
@@ -53,6 +54,17 @@ class CertificatesCollectorFiles : public ::testing::Test {
  protected:
   TempDir dir;
 };
+
+// Issue 14: the collector's whole output for the fixture certificates (fixed dates), a
+// missing file and a pattern that matches nothing, checked in.
+TEST(CertificatesCollectorGolden, GoldenExposition) {
+  const fs::path fixtures = testing::source_dir() / "tests" / "testdata" / "certificates";
+  CertificatesRun run("certificates:\n  files: [\"" + (fixtures / "fixture-*.pem").string() + "\", \"" +
+                      (fixtures / "*.der").string() + "\", \"" + (fixtures / "missing.pem").string() + "\", \"" +
+                      (fixtures / "none/*.crt").string() + "\"]\n  expiry_warning: 30d\n");
+  testing::expect_golden_exposition(run.run(), "certificates",
+                                    {.timing_families = {}, .replacements = {{fixtures.string(), "<testdata>"}}});
+}
 
 TEST_F(CertificatesCollectorFiles, ValidityStatesAndPolicy) {
   const CertificateSpec valid = spec("valid.test", -kDay, 60 * kDay);

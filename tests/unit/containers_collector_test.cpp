@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/collect_result.h"
+#include "tests/support/golden.h"
 #include "tests/support/test_support.h"
 
 namespace assets {
@@ -111,6 +112,12 @@ struct Harness {
   }
   CollectResult run() { return collector->run(context_with()); }
 };
+
+// Issue 14: the collector's whole output for the recorded Docker responses, checked in.
+TEST(ContainersCollector, GoldenExposition) {
+  Harness harness;
+  testing::expect_golden_exposition(harness.run(), "containers");
+}
 
 TEST(ContainersCollector, ReportsEveryContainerOfTheDockerFixtures) {
   Harness harness;

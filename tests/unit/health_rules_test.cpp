@@ -10,6 +10,8 @@
 #include "collectors/health_http.h"
 #include "collectors/health_net.h"
 #include "collectors/health_postgres.h"
+#include "tests/support/golden.h"
+#include "tests/support/test_support.h"
 
 namespace assets::health {
 namespace {
@@ -236,6 +238,25 @@ TEST(HealthRulesTest, UnparsableDsnIsAFailingTargetNotACrash) {
   EXPECT_FALSE(result->up);
   EXPECT_EQ(result->reason, "other");
   EXPECT_NE(result->detail.find("invalid dsn"), std::string::npos) << result->detail;
+}
+
+// Issue 14: the collector's whole output for checks whose targets refuse, checked in
+// (durations zeroed: they are measured).
+TEST(HealthRulesTest, GoldenExposition) {
+  const std::string closed = "127.0.0.1:" + std::to_string(testing::free_tcp_port());
+  const auto parsed = parse_config("global:\n  interval: 30s\n  timeout: 2s\nhealth:\n"
+                                   "  - {name: api, kind: http, url: \"http://" + closed + "/healthz\"}\n"
+                                   "  - {name: redis, kind: tcp, address: \"" + closed + "\", timeout: 1s}\n",
+                                   "golden.yml");
+  ASSERT_TRUE(parsed.config);
+  auto spec = make_health_collector(*parsed.config);
+  ASSERT_TRUE(spec);
+  CollectContext context;
+  context.deadline = std::chrono::steady_clock::now() + spec->timeout;
+  testing::expect_golden_exposition(
+      spec->collector->run(context), "health",
+      {.timing_families = {"assets_check_duration_seconds", "assets_check_phase_duration_seconds"},
+       .replacements = {}});
 }
 
 TEST(HealthRulesTest, SpecUsesSmallestIntervalAndLargestTimeout) {
