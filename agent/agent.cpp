@@ -87,6 +87,12 @@ void Agent::apply(Config config) {
     }
   }
   const auto ended = scheduler_.stop(replaced, kReloadStopBudget);
+  {
+    // A stop that came while this reload waited for the old drivers wins: nothing of the
+    // new configuration is published or started.
+    std::lock_guard lock(reload_mutex_);
+    if (stopping_) return;
+  }
   for (auto& collector : fresh) {
     if (auto previous = ended.find(collector.name); previous != ended.end()) {
       collector.spec.collector->take_over(*previous->second);

@@ -58,6 +58,10 @@ struct Scheduler::Driver {
     std::unique_lock lock(mutex);
     return ended_changed.wait_until(lock, deadline, [this] { return ended; });
   }
+  bool has_ended() {
+    std::lock_guard lock(mutex);
+    return ended;
+  }
 };
 
 Scheduler::Scheduler(std::shared_ptr<Store> store, Duration max_start_jitter)
@@ -89,6 +93,7 @@ void Scheduler::start(ScheduledCollector collector, std::shared_ptr<WorkerPool> 
 
 std::map<std::string, std::shared_ptr<Collector>> Scheduler::stop(const std::vector<std::string>& names,
                                                                   std::chrono::milliseconds budget) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
   std::vector<std::shared_ptr<Driver>> stopping;
   {
     std::lock_guard lock(mutex_);
@@ -97,9 +102,9 @@ std::map<std::string, std::shared_ptr<Collector>> Scheduler::stop(const std::vec
       stopping.push_back(driver);
       return true;
     });
+    retiring_.insert(retiring_.end(), stopping.begin(), stopping.end());
   }
   for (const auto& driver : stopping) driver->request_stop();
-  const auto deadline = std::chrono::steady_clock::now() + budget;
   std::map<std::string, std::shared_ptr<Collector>> ended;
   for (const auto& driver : stopping) {
     if (driver->wait_ended(deadline)) {
@@ -109,6 +114,8 @@ std::map<std::string, std::shared_ptr<Collector>> Scheduler::stop(const std::vec
                 {{"collector", driver->name}, {"budget", format_duration(budget)}});
     }
   }
+  std::lock_guard lock(mutex_);
+  std::erase_if(retiring_, [](const std::shared_ptr<Driver>& driver) { return driver->has_ended(); });
   return ended;
 }
 
@@ -120,18 +127,24 @@ std::vector<std::string> Scheduler::names() const {
 }
 
 void Scheduler::request_stop() {
-  std::lock_guard lock(mutex_);
-  stopping_ = true;
-  for (const auto& driver : drivers_) driver->request_stop();
+  std::vector<std::shared_ptr<Driver>> drivers;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    drivers = drivers_;
+  }
+  // Outside the lock: a driver busy recording holds its own mutex a moment.
+  for (const auto& driver : drivers) driver->request_stop();
 }
 
 bool Scheduler::wait_stopped(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<std::shared_ptr<Driver>> drivers;
   {
     std::lock_guard lock(mutex_);
     drivers = drivers_;
+    drivers.insert(drivers.end(), retiring_.begin(), retiring_.end());
   }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool all_ended = true;
   for (const auto& driver : drivers) all_ended = driver->wait_ended(deadline) && all_ended;
   return all_ended;
@@ -181,17 +194,19 @@ void Scheduler::drive(const std::shared_ptr<Driver>& driver) {
     }
     const auto started = std::chrono::steady_clock::now();
     CollectorRun run = run_once(*driver->collector, driver->timeout, *driver->pool, stop);
+    if (stop.stop_requested()) break;
+    if (!run.success) {
+      log::warn("collector run failed", {{"collector", driver->name}, {"error", run.error}});
+    } else {
+      log::debug("collector run finished",
+                 {{"collector", driver->name}, {"duration_seconds", std::to_string(run.duration_seconds)}});
+    }
+    if (run.success || !run.result.targets.empty()) transitions.observe(driver->name, run.result.targets);
+    RenderedRun rendered = Store::render(std::move(run));  // the costly part, outside every lock
     {
       std::lock_guard lock(driver->mutex);
       if (stop.stop_requested()) break;
-      if (!run.success) {
-        log::warn("collector run failed", {{"collector", driver->name}, {"error", run.error}});
-      } else {
-        log::debug("collector run finished",
-                   {{"collector", driver->name}, {"duration_seconds", std::to_string(run.duration_seconds)}});
-      }
-      if (run.success || !run.result.targets.empty()) transitions.observe(driver->name, run.result.targets);
-      driver->store->record(driver->name, std::move(run));
+      driver->store->record(driver->name, std::move(rendered));
     }
     // Keep the cadence of the interval; skip slots that a long run overlapped.
     next = started + driver->interval;

@@ -38,14 +38,14 @@ class Scheduler {
   void start(ScheduledCollector collector, std::shared_ptr<WorkerPool> pool);
   // Stops the named drivers, waiting `budget` for all of them together. Returns the
   // collectors of the drivers that ended (their caches may be handed to successors); the
-  // others are abandoned.
+  // others are abandoned, and wait_stopped() still counts them until they end.
   std::map<std::string, std::shared_ptr<Collector>> stop(const std::vector<std::string>& names,
                                                          std::chrono::milliseconds budget);
   std::vector<std::string> names() const;
 
   // Asks every driver to stop, and refuses new ones.
   void request_stop();
-  // True when every driver's thread has ended within `timeout`.
+  // True when every driver's thread, abandoned ones included, has ended within `timeout`.
   bool wait_stopped(std::chrono::milliseconds timeout);
 
   // Runs one collector once, synchronously, as a driver run would (for `assets-agent check`).
@@ -62,6 +62,7 @@ class Scheduler {
   mutable std::mutex mutex_;
   bool stopping_ = false;
   std::vector<std::shared_ptr<Driver>> drivers_;
+  std::vector<std::shared_ptr<Driver>> retiring_;  // told to stop, not seen ending yet
 };
 
 }  // namespace assets

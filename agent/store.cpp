@@ -93,12 +93,16 @@ void Store::run_started(const std::string& name, double unix_time, double timeou
   if (entry == entries_.end()) return;
   entry->view.run_start_timestamp_seconds = unix_time;
   entry->view.timeout_seconds = timeout_seconds;
-  publish_locked();
 }
 
-void Store::record(const std::string& name, CollectorRun run) {
-  // Serialise outside the lock: it is the expensive part and touches only this run.
+RenderedRun Store::render(CollectorRun run) {
   std::string text = serialize(run.result.families);
+  return {std::move(run), std::move(text)};
+}
+
+void Store::record(const std::string& name, RenderedRun rendered) {
+  CollectorRun& run = rendered.run;
+  std::string& text = rendered.text;
   std::lock_guard lock(mutex_);
   auto entry = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.view.name == name; });
   if (entry == entries_.end()) return;

@@ -20,6 +20,8 @@ struct CollectorRun {
   CollectResult result;
 };
 
+struct RenderedRun;
+
 struct CollectorView {
   std::string name;
   bool has_run = false;
@@ -42,6 +44,12 @@ struct Snapshot {
   std::string config_source;
 };
 
+// A run with its families serialised, ready to be recorded.
+struct RenderedRun {
+  CollectorRun run;
+  std::string text;
+};
+
 inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string gzip_compress(std::string_view data);
@@ -53,11 +61,15 @@ class Store {
   // The collectors of the current configuration. Results of collectors that stay are kept
   // until their next run; the others are dropped.
   void set_collectors(const std::vector<std::string>& names, std::string config_source);
-  // A run begins: published at once, so a run that never ends shows (run start newer than
-  // the last run, for longer than its timeout).
+  // A run begins. Shown from the next publication on (a record, or refresh(), which the
+  // daemon calls every 5 s): enough to see a run that never ends, without re-rendering
+  // /metrics at the start of every run.
   void run_started(const std::string& name, double unix_time, double timeout_seconds);
+  // Serialises a run's families, the costly part of recording it; takes no lock.
+  static RenderedRun render(CollectorRun run);
   // Ignored when `name` is not a current collector (a run that outlived a reload).
-  void record(const std::string& name, CollectorRun run);
+  void record(const std::string& name, RenderedRun rendered);
+  void record(const std::string& name, CollectorRun run) { record(name, render(std::move(run))); }
   void set_reload_status(ReloadStatus status);
   // Re-renders with fresh process metrics.
   void refresh();

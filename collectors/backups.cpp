@@ -124,6 +124,7 @@ class BackupSet {
     if (previous.config_.verify != config_.verify || previous.config_.pg_restore != config_.pg_restore) return;
     verdicts_ = std::move(previous.verdicts_);
     pending_ = std::move(previous.pending_);
+    report_ = previous.report_;  // what a settling newest file falls back on
   }
 
   // Runs are due by the set's own interval; `slack` absorbs the scheduler's jitter.
@@ -225,6 +226,11 @@ class BackupSet {
   }
 
   void keep_settling_newest(SetReport& report, std::chrono::system_clock::time_point now) const {
+    if (report.files < report_.files) {  // the settling file was counted before: count it still
+      report.files = report_.files;
+      report.total_bytes = report_.total_bytes;
+      report.oldest_timestamp = report_.oldest_timestamp;
+    }
     report.newest_timestamp = report_.newest_timestamp;
     report.newest_size = report_.newest_size;
     report.verified = report_.verified;

@@ -438,6 +438,8 @@ CollectResult ContainersCollector::collect(const CollectContext& context) {
   auto& oom_killed = metrics.gauge("assets_container_oom_killed", help("1 if the container's last exit was an OOM kill"));
   auto& start_time = metrics.gauge("assets_container_start_time_seconds",
                                    help("Unix time the container last started (StartedAt)"));
+  auto& finish_time = metrics.gauge("assets_container_finish_time_seconds",
+                                    help("Unix time the container last exited (FinishedAt): a new value is a new exit"));
   for (const auto& container : selected) {
     const auto known = known_.find(container.id);
     if (known == known_.end()) continue;  // removed during this run
@@ -458,6 +460,7 @@ CollectResult ContainersCollector::collect(const CollectContext& context) {
     if (details.exit_code) exit_code.add(labels, static_cast<double>(*details.exit_code));
     if (details.oom_killed) oom_killed.add(labels, *details.oom_killed ? 1 : 0);
     if (details.started_at) start_time.add(labels, *details.started_at);
+    if (details.finished_at) finish_time.add(labels, *details.finished_at);
 
     std::string reason = trouble(details);
     result.targets.push_back({details.name, "container", reason.empty(), std::move(reason), describe(details), 0});

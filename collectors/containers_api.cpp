@@ -219,6 +219,7 @@ Parsed<ContainerDetails> parse_inspect(std::string_view body) {
   details.exit_code = integer_of(*state, "ExitCode");
   details.oom_killed = bool_of(*state, "OOMKilled");
   details.started_at = parse_timestamp(text_of(*state, "StartedAt"));
+  details.finished_at = parse_timestamp(text_of(*state, "FinishedAt"));
   return {std::move(details), {}};
 }
 

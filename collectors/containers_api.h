@@ -71,6 +71,7 @@ struct ContainerDetails {
   std::optional<std::int64_t> exit_code;
   std::optional<bool> oom_killed;
   std::optional<double> started_at;  // Unix seconds; empty when never started
+  std::optional<double> finished_at;  // Unix seconds of the last exit; empty when it never exited
 };
 Parsed<ContainerDetails> parse_inspect(std::string_view body);
 // The coarser view a list entry gives (state, health and exit code from Status).

@@ -223,6 +223,9 @@ std::optional<StepError> Stream::read_until(const re2::RE2& expect, std::uint64_
       if (matcher.matched(true)) return std::nullopt;
       return no_match("connection closed after " + std::to_string(matcher.size()) + " bytes");
     } else {
+      // A peer that answered and then reset (or ended TLS without close_notify) may have
+      // sent the match in the last bytes read.
+      if (matcher.matched(true)) return std::nullopt;
       return StepError{reason::kOther, "receiving: " + error_};
     }
   }

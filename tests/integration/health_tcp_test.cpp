@@ -56,7 +56,7 @@ TEST(HealthTcpTest, PeerThatNeverStopsSendingTimesOutOnTime) {
   EXPECT_FALSE(target(run).up);
   // Loopback may deliver the whole 64 MiB before the timeout: either bound may end it.
   EXPECT_TRUE(target(run).reason == "timeout" || target(run).reason == "protocol") << target(run).detail;
-  EXPECT_LT(run.seconds, 1.5) << target(run).detail;
+  EXPECT_LT(run.seconds, 3.0) << target(run).detail;  // before the fix: minutes at full CPU
 }
 
 TEST(HealthTcpTest, ListenerThatNeverAnswersTimesOut) {

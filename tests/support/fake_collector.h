@@ -19,8 +19,18 @@ struct FakeBehaviour {
   std::atomic<bool> ignore_stop{false};  // with hang: block until released, deaf to stop
   std::atomic<int> constructed{0};
   std::atomic<bool> fail{false};   // throw
+  std::atomic<int> returned{0};  // runs that have left collect(): after it, a run touches this no more
   std::mutex mutex;
   std::condition_variable_any release;
+
+  // Ends every hang; under the mutex, so no waiting run misses it.
+  void release_all() {
+    {
+      std::lock_guard lock(mutex);
+      hang = false;
+    }
+    release.notify_all();
+  }
 };
 
 class FakeCollector : public Collector {
@@ -41,12 +51,16 @@ class FakeCollector : public Collector {
         behaviour_.release.wait(lock, context.stop, [this] { return !behaviour_.hang; });
       }
     }
-    if (behaviour_.fail) throw std::runtime_error("fake failure");
+    if (behaviour_.fail) {
+      ++behaviour_.returned;
+      throw std::runtime_error("fake failure");
+    }
     MetricsBuilder builder;
     builder.gauge(metric_, "A test metric.").add({{"run", "x"}}, run);
     CollectResult result;
     result.families = builder.take();
     result.targets.push_back(TargetStatus{metric_, "fake", true, "", "", 0.001});
+    ++behaviour_.returned;
     return result;
   }
 

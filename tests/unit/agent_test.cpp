@@ -50,8 +50,7 @@ class AgentTest : public ::testing::Test {
     base_ = "http://127.0.0.1:" + std::to_string(agent_->ports().at(0));
   }
   void TearDown() override {
-    g_behaviour.hang = false;
-    g_behaviour.release.notify_all();
+    g_behaviour.release_all();
     EXPECT_TRUE(agent_->stop(2s));
   }
 
@@ -151,7 +150,8 @@ TEST_F(AgentTest, ReloadAndStopDoNotWaitForAStuckCollector) {
   // Scrapes go on while the reloads wait for the stuck driver.
   const auto scrape_started = std::chrono::steady_clock::now();
   EXPECT_EQ(testing::http_request("GET", base_ + "/metrics").status, 200);
-  EXPECT_LT(std::chrono::steady_clock::now() - scrape_started, 50ms);
+  // Generous for a unit test under sanitizers; the 50 ms bound is agent_limits_test's, on the real binary.
+  EXPECT_LT(std::chrono::steady_clock::now() - scrape_started, 250ms);
   for (auto& reload : reloads) reload.join();
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_EQ(answered, 4);
@@ -162,10 +162,9 @@ TEST_F(AgentTest, ReloadAndStopDoNotWaitForAStuckCollector) {
   std::thread pending([&] { agent_->reload(); });
   std::this_thread::sleep_for(100ms);
   started = std::chrono::steady_clock::now();
-  agent_->stop(500ms);
+  EXPECT_FALSE(agent_->stop(500ms)) << "stuck runs still run";
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
-  g_behaviour.hang = false;
-  g_behaviour.release.notify_all();
+  g_behaviour.release_all();
   pending.join();
 }
 

@@ -68,8 +68,7 @@ TEST(Scheduler, OverrunIsAFailureButKeepsResults) {
   WorkerPool pool(1);
   std::thread releaser([&] {
     std::this_thread::sleep_for(300ms);
-    behaviour.hang = false;
-    behaviour.release.notify_all();
+    behaviour.release_all();
   });
   const CollectorRun run = Scheduler::run_once(collector, 100ms, pool);
   releaser.join();
@@ -135,7 +134,8 @@ TEST(Scheduler, StopWakesSleepingDriversAtOnce) {
 // and records nothing when the call finally returns.
 TEST(Scheduler, StopAbandonsADriverStuckPastItsBudget) {
   auto store = std::make_shared<Store>(1);
-  FakeBehaviour stuck;
+  // Static: the abandoned thread outlives the stop, and reads it until its run returns.
+  static FakeBehaviour stuck;
   stuck.hang = true;
   stuck.ignore_stop = true;
   store->set_collectors({"stuck"}, "t");
@@ -149,9 +149,10 @@ TEST(Scheduler, StopAbandonsADriverStuckPastItsBudget) {
   EXPECT_TRUE(ended.empty());
   EXPECT_TRUE(scheduler.names().empty());
 
-  stuck.hang = false;
-  stuck.release.notify_all();
-  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(scheduler.wait_stopped(0ms)) << "an abandoned driver that still runs counts as running";
+  stuck.release_all();
+  ASSERT_TRUE(eventually([&] { return stuck.returned == 1; }));
+  EXPECT_TRUE(scheduler.wait_stopped(2s));  // it has ended, and recorded nothing
   EXPECT_FALSE(find(*store->snapshot(), "stuck")->has_run) << "an abandoned run was recorded";
 }
 
@@ -166,6 +167,7 @@ TEST(Scheduler, RunInProgressShowsItsStartAndTimeout) {
   const double before = unix_time_now();
   scheduler.start(fake("hanging", hanging, 1h, 250ms), std::make_shared<WorkerPool>(1));
   ASSERT_TRUE(eventually([&] { return hanging.runs == 1; }));
+  store->refresh();  // what the daemon does every 5 s
   const auto snapshot = store->snapshot();
   EXPECT_GE(find(*snapshot, "hanging")->run_start_timestamp_seconds, before);
   EXPECT_NE(snapshot->text.find("assets_collector_timeout_seconds{collector=\"hanging\"} 0.25"), std::string::npos)
