@@ -18,12 +18,6 @@ struct Row {
   TargetStatus target;
 };
 
-std::string format_seconds(double seconds) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3fs", seconds);
-  return buffer;
-}
-
 }  // namespace
 
 int run_check_command(std::span<const RegistryEntry> registry, const Config& config, CheckFormat format,

@@ -35,12 +35,6 @@ std::string format_time(double unix_seconds) {
   return buffer;
 }
 
-std::string format_seconds(double seconds) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3fs", seconds);
-  return buffer;
-}
-
 }  // namespace
 
 std::string render_status_page(const Snapshot& snapshot) {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <limits>
 
 namespace assets {
@@ -60,6 +61,12 @@ std::optional<Duration> parse_duration(std::string_view text) {
     pos += kDurationUnits[unit_index].suffix.size();
   }
   return Duration{static_cast<std::int64_t>(total)};
+}
+
+std::string format_seconds(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3fs", seconds);
+  return buffer;
 }
 
 std::string format_duration(Duration d) {

@@ -21,6 +21,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text);
 std::string format_size(std::uint64_t bytes);
 
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+// A measured duration for people: "0.123s".
+std::string format_seconds(double seconds);
 
 // Unix time in seconds, as Prometheus' _timestamp_seconds metrics carry it.
 inline double unix_time_now() {
