@@ -16,7 +16,7 @@
 
 #include "agent/collector.h"
 #include "agent/config.h"
-#include "collectors/backups.h"
+#include "collectors/backups/backups.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 
 #include "agent/collector.h"
 #include "agent/config.h"
-#include "collectors/certificates.h"
+#include "collectors/certificates/certificates.h"
 #include "tests/support/cert_factory.h"
 
 namespace {

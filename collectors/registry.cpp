@@ -1,9 +1,9 @@
 // The table of collectors. Adding a collector: its own file pair plus one line here.
 #include "agent/collector.h"
-#include "collectors/backups.h"
-#include "collectors/certificates.h"
-#include "collectors/containers.h"
-#include "collectors/health.h"
+#include "collectors/backups/backups.h"
+#include "collectors/certificates/certificates.h"
+#include "collectors/containers/containers.h"
+#include "collectors/health/health.h"
 
 namespace assets {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "collectors/backups_verify.h"
+#include "collectors/backups/verify.h"
 
 using assets::backups::DumpFormat;
 

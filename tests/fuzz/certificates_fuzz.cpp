@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "collectors/certificates_parse.h"
+#include "collectors/certificates/parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);

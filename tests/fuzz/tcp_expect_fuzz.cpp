@@ -9,7 +9,7 @@
 
 #include <re2/re2.h>
 
-#include "collectors/health_tcp.h"
+#include "collectors/health/tcp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "collectors/containers.h"
+#include "collectors/containers/containers.h"
 #include "tests/support/collect_result.h"
 #include "tests/support/podman_engine.h"
 #include "tests/support/test_support.h"

@@ -19,7 +19,7 @@
 
 #include "agent/config.h"
 #include "agent/worker_pool.h"
-#include "collectors/health.h"
+#include "collectors/health/health.h"
 
 namespace assets::testing {
 namespace {

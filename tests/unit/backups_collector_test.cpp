@@ -9,7 +9,7 @@
 #include <future>
 #include <thread>
 
-#include "collectors/backups_scan.h"
+#include "collectors/backups/scan.h"
 #include "tests/support/golden.h"
 #include "tests/unit/backups_test_util.h"
 

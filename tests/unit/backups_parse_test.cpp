@@ -1,8 +1,8 @@
 // Backup times read from file names, and the restore test's status document.
 #include <gtest/gtest.h>
 
-#include "collectors/backups_name_time.h"
-#include "collectors/backups_restore_status.h"
+#include "collectors/backups/name_time.h"
+#include "collectors/backups/restore_status.h"
 
 namespace assets::backups {
 namespace {

@@ -17,7 +17,7 @@
 
 #include "agent/collector.h"
 #include "agent/config.h"
-#include "collectors/backups.h"
+#include "collectors/backups/backups.h"
 #include "tests/support/test_support.h"
 
 namespace assets::testing {

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "collectors/backups_verify.h"
+#include "collectors/backups/verify.h"
 #include "tests/support/test_support.h"
 
 namespace assets::backups {

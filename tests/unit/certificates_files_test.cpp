@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "collectors/certificates_files.h"
-#include "collectors/certificates_glob.h"
+#include "collectors/certificates/files.h"
+#include "collectors/certificates/glob.h"
 #include "tests/support/cert_factory.h"
 #include "tests/support/test_support.h"
 

@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
-#include "collectors/certificates_glob.h"
+#include "collectors/certificates/glob.h"
 #include "agent/utf8.h"
-#include "collectors/certificates_parse.h"
-#include "collectors/certificates_probe.h"
+#include "collectors/certificates/parse.h"
+#include "collectors/certificates/probe.h"
 #include "tests/support/cert_factory.h"
 #include "tests/support/test_support.h"
 

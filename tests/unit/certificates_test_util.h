@@ -12,7 +12,7 @@
 #include "agent/collector.h"
 #include "agent/config.h"
 #include "agent/metrics.h"
-#include "collectors/certificates.h"
+#include "collectors/certificates/certificates.h"
 
 namespace assets::testing {
 

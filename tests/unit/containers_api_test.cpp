@@ -1,6 +1,6 @@
 // Parsing of recorded Docker Engine API responses: Docker's (from the API reference) and
 // Podman's (recorded from its API service), plus malformed and truncated bodies.
-#include "collectors/containers_api.h"
+#include "collectors/containers/api.h"
 
 #include <fstream>
 #include <sstream>

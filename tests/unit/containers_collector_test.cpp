@@ -1,7 +1,7 @@
 // The containers collector's logic against an in-memory engine that answers with recorded
 // Docker responses: metrics, filters, expected services, the cap, change detection and
 // every engine fault.
-#include "collectors/containers.h"
+#include "collectors/containers/containers.h"
 
 #include <algorithm>
 #include <cmath>

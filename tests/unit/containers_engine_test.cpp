@@ -1,6 +1,6 @@
 // The libcurl transport on the wire: a small HTTP server on a temp unix socket records
 // every request and answers with recorded Docker responses, errors, garbage or nothing.
-#include "collectors/containers_engine.h"
+#include "collectors/containers/engine.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-#include "collectors/containers.h"
+#include "collectors/containers/containers.h"
 #include "tests/support/test_support.h"
 
 namespace assets::containers {

@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "agent/config.h"
-#include "collectors/health.h"
-#include "collectors/health_check.h"
-#include "collectors/health_http.h"
-#include "collectors/health_net.h"
-#include "collectors/health_postgres.h"
+#include "collectors/health/health.h"
+#include "collectors/health/check.h"
+#include "collectors/health/http.h"
+#include "collectors/health/net.h"
+#include "collectors/health/postgres.h"
 #include "tests/support/golden.h"
 #include "tests/support/test_support.h"
 

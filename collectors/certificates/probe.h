@@ -1,0 +1,58 @@
+#pragma once
+// One TLS handshake with a live endpoint to read the chain it serves. The handshake
+// accepts any chain; verification against the trust store and the host-name check are
+// recorded beside the certificates, so an expired, self-signed or wrong-host chain still
+// yields every certificate's dates.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/types.h>
+
+#include "agent/host_port.h"
+#include "collectors/certificates/parse.h"
+
+namespace assets {
+
+// The client side of the handshake for one trust store: the system's, or a ca_file.
+// Shared by concurrent probes (an SSL_CTX is safe to share once set up).
+class TlsClient {
+ public:
+  // ca_file empty: the system trust store. A ca_file that cannot be loaded leaves the store
+  // empty (every chain then fails verification) and says why in load_error().
+  explicit TlsClient(const std::string& ca_file);
+  SSL_CTX* context() const { return context_.get(); }
+  const std::string& load_error() const { return load_error_; }
+
+ private:
+  struct Free {
+    void operator()(SSL_CTX* context) const;
+  };
+  std::unique_ptr<SSL_CTX, Free> context_;
+  std::string load_error_;
+};
+
+struct ProbeRequest {
+  std::string address;      // host:port
+  std::string server_name;  // SNI and host-name check; empty: the host of address
+  std::chrono::steady_clock::time_point deadline;
+};
+
+struct ProbeOutcome {
+  CertFailure failure = CertFailure::none;  // none: the handshake completed
+  std::string detail;                       // why it failed
+  std::vector<CertificateRecord> chain;     // as served, leaf first
+  bool verified = false;
+  std::string verify_error;  // why verification failed; empty when verified
+  std::string protocol;      // e.g. TLSv1.3
+};
+
+// Resolves, connects and handshakes without blocking past the deadline or a stop request.
+// Call it from a thread that blocks SIGPIPE (a peer may reset while the client writes).
+ProbeOutcome probe_tls_endpoint(const ProbeRequest& request, const TlsClient& client, std::stop_token stop);
+
+}  // namespace assets

@@ -1,0 +1,75 @@
+#pragma once
+// What one run of one health check produces, shared by the http, tcp and postgres probes
+// and the collector that turns results into metrics.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace assets::health {
+
+using Clock = std::chrono::steady_clock;
+
+// The bounded values of assets_check_failure's reason label.
+namespace reason {
+inline constexpr std::string_view kTimeout = "timeout";
+inline constexpr std::string_view kRefused = "refused";
+inline constexpr std::string_view kDns = "dns";
+inline constexpr std::string_view kTls = "tls";
+inline constexpr std::string_view kStatus = "status";
+inline constexpr std::string_view kBody = "body";
+inline constexpr std::string_view kProtocol = "protocol";
+inline constexpr std::string_view kAuth = "auth";
+inline constexpr std::string_view kOther = "other";
+}  // namespace reason
+
+// Seconds spent in each phase of an HTTP request (libcurl's timing info, see http.h).
+struct PhaseDurations {
+  double resolve = 0;
+  double connect = 0;
+  double tls = 0;
+  double processing = 0;
+  double transfer = 0;
+};
+
+struct HttpFacts {
+  long status_code = 0;  // 0: no response
+  std::uint64_t response_bytes = 0;
+  long redirects = 0;
+  PhaseDurations phases;
+};
+
+struct PostgresFacts {
+  std::string server_version;
+  bool in_recovery = false;
+  double connections = 0;
+  double max_connections = 0;
+  bool sees_all_sessions = false;  // the role may read every session in pg_stat_activity
+  std::vector<std::pair<std::string, double>> database_sizes;  // configured databases that exist
+};
+
+struct CheckResult {
+  bool up = false;
+  std::string reason;  // one of health::reason; empty when up
+  std::string detail;  // for the debug log and status page; sanitized, never a secret
+  double duration_seconds = 0;
+  std::optional<HttpFacts> http;          // http checks that got as far as a request
+  std::optional<PostgresFacts> postgres;  // postgres checks that succeeded
+};
+
+CheckResult failed(std::string_view reason, std::string detail);
+
+// Longest detail kept; error texts of libraries can be long.
+inline constexpr std::size_t kMaxDetailLength = 400;
+
+// Replaces every occurrence of each non-empty secret with Secret::kMask, folds the text to
+// one line and bounds its length. Every detail passes through here before it is stored.
+std::string sanitize_detail(std::string_view text, std::span<const std::string_view> secrets);
+
+double seconds_between(Clock::time_point from, Clock::time_point to);
+
+}  // namespace assets::health

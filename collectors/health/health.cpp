@@ -1,0 +1,213 @@
+// The health collector: runs the configured http, tcp and postgres checks concurrently,
+// each bounded by its own timeout, and reports the latest result of every check.
+#include "collectors/health/health.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "agent/log.h"
+#include "agent/metrics.h"
+#include "collectors/health/check.h"
+#include "collectors/health/http.h"
+#include "collectors/health/postgres.h"
+#include "collectors/health/tcp.h"
+
+namespace assets {
+namespace {
+
+using health::CheckResult;
+using health::Clock;
+
+// tcp and postgres checks block a thread each; beyond this many they queue.
+constexpr std::size_t kMaxBlockingThreads = 64;
+// Added to the longest check timeout for the run as a whole, so that a check using all of
+// its timeout does not make the collector's run overrun.
+constexpr Duration kRunOverhead = std::chrono::seconds(1);
+
+struct CheckState {
+  std::string name;
+  CheckKind kind = CheckKind::http;
+  Duration interval{};
+  Duration timeout{};
+  Clock::time_point next_due{};  // the epoch: due at the first run
+  std::optional<CheckResult> last;
+  std::optional<double> last_success_unix;
+  std::unique_ptr<health::HttpProbe> http;
+  std::unique_ptr<health::TcpProbe> tcp;
+  std::unique_ptr<health::PostgresProbe> postgres;
+};
+
+class HealthCollector final : public Collector {
+ public:
+  HealthCollector(const Config& config, Duration tick) : due_slack_(tick / 10) {
+    health::init_curl();
+    for (const CheckConfig& check : config.health) {
+      auto state = std::make_unique<CheckState>();
+      state->name = check.name;
+      state->kind = check.kind;
+      state->interval = config.interval_or_default(check.interval);
+      state->timeout = config.timeout_or_default(check.timeout);
+      switch (check.kind) {
+        case CheckKind::http:
+          state->http = std::make_unique<health::HttpProbe>(check.http, state->timeout);
+          break;
+        case CheckKind::tcp:
+          state->tcp = std::make_unique<health::TcpProbe>(check.tcp, state->timeout);
+          break;
+        case CheckKind::postgres:
+          state->postgres = std::make_unique<health::PostgresProbe>(check.postgres, state->timeout);
+          break;
+      }
+      checks_.push_back(std::move(state));
+    }
+  }
+
+ protected:
+  CollectResult collect(const CollectContext& context) override {
+    run_due_checks(context);
+    return report();
+  }
+
+ private:
+  void run_due_checks(const CollectContext& context) {
+    const auto started = Clock::now();
+    std::vector<CheckState*> http_due;
+    std::vector<CheckState*> blocking_due;
+    for (const auto& state : checks_) {
+      if (state->next_due - started >= due_slack_) continue;
+      (state->kind == CheckKind::http ? http_due : blocking_due).push_back(state.get());
+    }
+
+    std::vector<std::optional<CheckResult>> blocking_results(blocking_due.size());
+    std::atomic<std::size_t> next_blocking{0};
+    std::vector<std::jthread> workers;
+    const std::size_t worker_count = std::min(blocking_due.size(), kMaxBlockingThreads);
+    for (std::size_t w = 0; w < worker_count; ++w) {
+      workers.emplace_back([&] {
+        for (std::size_t i = next_blocking++; i < blocking_due.size(); i = next_blocking++) {
+          CheckState& state = *blocking_due[i];
+          blocking_results[i] = state.tcp ? state.tcp->run(context.deadline, context.stop)
+                                          : state.postgres->run(context.deadline, context.stop);
+        }
+      });
+    }
+
+    std::vector<health::HttpProbe*> probes;
+    for (CheckState* state : http_due) probes.push_back(state->http.get());
+    auto http_results = health::run_http_checks(probes, context.deadline, context.stop);
+    workers.clear();  // joins
+
+    // A check cut short by a stop request keeps its previous result and stays due.
+    for (std::size_t i = 0; i < http_due.size(); ++i) record(*http_due[i], std::move(http_results[i]), started);
+    for (std::size_t i = 0; i < blocking_due.size(); ++i) {
+      record(*blocking_due[i], std::move(blocking_results[i]), started);
+    }
+  }
+
+  static void record(CheckState& state, std::optional<CheckResult> result, Clock::time_point started) {
+    if (!result) return;
+    state.next_due = started + state.interval;
+    // Changes of state are logged by the driver, for every collector alike.
+    if (result->up) {
+      state.last_success_unix = unix_time_now();
+    } else {
+      log::debug("health check failed", {{"check", state.name},
+                                         {"kind", std::string(to_string(state.kind))},
+                                         {"reason", result->reason},
+                                         {"detail", result->detail}});
+    }
+    state.last = std::move(result);
+  }
+
+  CollectResult report() const {
+    MetricsBuilder metrics;
+    auto& up = metrics.gauge("assets_check_up",
+                             "1 if the last attempt of the health check succeeded, else 0 (cached from the last "
+                             "background run).");
+    auto& duration = metrics.gauge("assets_check_duration_seconds",
+                                   "Total time of the last attempt of the health check, in seconds.");
+    auto& phases = metrics.gauge("assets_check_phase_duration_seconds",
+                                 "Time of each phase of the last HTTP check attempt (resolve, connect, tls, "
+                                 "processing, transfer), in seconds.");
+    auto& failure = metrics.gauge("assets_check_failure",
+                                  "1 with the reason while the health check fails (timeout, refused, dns, tls, "
+                                  "status, body, protocol, auth, other); absent while it succeeds.");
+    auto& last_success = metrics.gauge("assets_check_last_success_timestamp_seconds",
+                                       "Unix time of the last successful attempt of the health check.");
+    auto& timeout = metrics.gauge("assets_check_timeout_seconds", "Configured timeout of the health check, in seconds.");
+    auto& status_code = metrics.gauge("assets_http_status_code",
+                                      "HTTP status code of the last response of the check (0: no response).");
+    auto& response_bytes =
+        metrics.gauge("assets_http_response_bytes", "Body bytes read from the last response (at most max_body_bytes).");
+    auto& redirects = metrics.gauge("assets_http_redirects", "Redirects followed by the last HTTP check attempt.");
+    auto& pg_info = metrics.gauge("assets_postgres_info", "PostgreSQL server version seen by the last check (always 1).");
+    auto& pg_recovery =
+        metrics.gauge("assets_postgres_in_recovery", "1 if the PostgreSQL server is in recovery (a standby), else 0.");
+    auto& pg_connections = metrics.gauge("assets_postgres_connections",
+                                         "Client backends in pg_stat_activity at the last check.");
+    auto& pg_max_connections =
+        metrics.gauge("assets_postgres_max_connections", "The PostgreSQL server's max_connections setting.");
+    auto& pg_sees_all = metrics.gauge("assets_postgres_sees_all_sessions",
+                                      "1 if the check's role sees every session (pg_monitor or superuser); at 0, "
+                                      "assets_postgres_connections counts only the check's own.");
+    auto& pg_database_size = metrics.gauge("assets_postgres_database_size_bytes",
+                                           "Size of each configured database at the last check, in bytes.");
+
+    CollectResult result;
+    for (const auto& state : checks_) {
+      const std::string check = bounded_label_value(state->name);
+      const std::string kind(to_string(state->kind));
+      timeout.add({{"check", check}}, to_seconds(state->timeout));
+      if (state->last_success_unix) last_success.add({{"check", check}}, *state->last_success_unix);
+      if (!state->last) continue;
+      const CheckResult& last = *state->last;
+      up.add({{"check", check}, {"kind", kind}}, last.up ? 1 : 0);
+      duration.add({{"check", check}, {"kind", kind}}, last.duration_seconds);
+      if (!last.up) failure.add({{"check", check}, {"reason", last.reason}}, 1);
+      if (last.http) {
+        const health::PhaseDurations& phase = last.http->phases;
+        for (const auto& [name, seconds] : {std::pair{"resolve", phase.resolve}, std::pair{"connect", phase.connect},
+                                            std::pair{"tls", phase.tls}, std::pair{"processing", phase.processing},
+                                            std::pair{"transfer", phase.transfer}}) {
+          phases.add({{"check", check}, {"phase", name}}, seconds);
+        }
+        status_code.add({{"check", check}}, static_cast<double>(last.http->status_code));
+        response_bytes.add({{"check", check}}, static_cast<double>(last.http->response_bytes));
+        redirects.add({{"check", check}}, static_cast<double>(last.http->redirects));
+      }
+      if (last.postgres) {
+        const health::PostgresFacts& pg = *last.postgres;
+        pg_info.add({{"check", check}, {"server_version", bounded_label_value(pg.server_version)}}, 1);
+        pg_recovery.add({{"check", check}}, pg.in_recovery ? 1 : 0);
+        pg_connections.add({{"check", check}}, pg.connections);
+        pg_max_connections.add({{"check", check}}, pg.max_connections);
+        pg_sees_all.add({{"check", check}}, pg.sees_all_sessions ? 1 : 0);
+        for (const auto& [database, bytes] : pg.database_sizes) {
+          pg_database_size.add({{"check", check}, {"database", bounded_label_value(database)}}, bytes);
+        }
+      }
+      result.targets.push_back(TargetStatus{state->name, kind, last.up, last.reason, last.detail, last.duration_seconds});
+    }
+    result.families = metrics.take();
+    return result;
+  }
+
+  Duration due_slack_;
+  std::vector<std::unique_ptr<CheckState>> checks_;
+};
+
+}  // namespace
+
+std::optional<CollectorSpec> make_health_collector(const Config& config) {
+  if (config.health.empty()) return std::nullopt;
+  Duration interval = Duration::max();
+  Duration timeout = Duration::zero();
+  for (const CheckConfig& check : config.health) {
+    interval = std::min(interval, config.interval_or_default(check.interval));
+    timeout = std::max(timeout, config.timeout_or_default(check.timeout));
+  }
+  return CollectorSpec{std::make_unique<HealthCollector>(config, interval), interval, timeout + kRunOverhead};
+}
+
+}  // namespace assets
