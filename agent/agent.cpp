@@ -21,21 +21,36 @@ std::string join_errors(const std::vector<ConfigError>& errors) {
 ConfigLoadError::ConfigLoadError(std::vector<ConfigError> errors)
     : AgentError(join_errors(errors), kExitConfigError), errors_(std::move(errors)) {}
 
-Config load_config_or_throw(const std::optional<std::string>& config_file, const ConfigOptions& options) {
-  ConfigResult result = config_file ? load_config_file(*config_file, options) : load_default_config();
+Config load_config_or_throw(std::span<const CollectorKind> registry, const std::optional<std::string>& config_file,
+                            const ConfigOptions& options) {
+  ConfigResult result =
+      config_file ? load_config_file(*config_file, options, registry) : load_default_config(registry);
   if (!result.config) throw ConfigLoadError(std::move(result.errors));
   return std::move(*result.config);
 }
 
-std::vector<ScheduledCollector> build_collectors(std::span<const RegistryEntry> registry, const Config& config) {
+namespace {
+
+ScheduledCollector schedule(const CollectorKind& kind, const CollectorSection& section) {
+  return ScheduledCollector{std::string(kind.name), kind.make(section), section.interval, section.timeout};
+}
+
+const CollectorSection* section_of(const Config& config, std::string_view name) {
+  const auto it = config.sections.find(name);
+  return it == config.sections.end() ? nullptr : it->second.get();
+}
+
+}  // namespace
+
+std::vector<ScheduledCollector> build_collectors(std::span<const CollectorKind> registry, const Config& config) {
   std::vector<ScheduledCollector> collectors;
-  for (const auto& entry : registry) {
-    if (auto spec = entry.make(config)) collectors.push_back({std::string(entry.name), std::move(*spec)});
+  for (const auto& kind : registry) {
+    if (const CollectorSection* section = section_of(config, kind.name)) collectors.push_back(schedule(kind, *section));
   }
   return collectors;
 }
 
-Agent::Agent(std::span<const RegistryEntry> registry, AgentOptions options)
+Agent::Agent(std::span<const CollectorKind> registry, AgentOptions options)
     : registry_(registry),
       options_(std::move(options)),
       store_(std::make_shared<Store>(unix_time_now())),
@@ -52,7 +67,7 @@ Agent::~Agent() {
 }
 
 void Agent::start() {
-  apply(load_config_or_throw(options_.config_file));
+  apply(load_config_or_throw(registry_, options_.config_file));
   reload_thread_ = std::thread([this] { reload_loop(); });
   try {
     web_ = std::make_unique<WebServer>(options_.web, *store_, [this] { return reload(); });
@@ -65,25 +80,23 @@ void Agent::apply(Config config) {
   // A collector whose settings did not change keeps running, with its caches; the others
   // are replaced. The old drivers end (or are abandoned) before the new ones start, so a
   // collector never runs twice at once.
-  std::shared_ptr<WorkerPool> pool = pool_;
-  if (!pool || config_->global.max_parallel != config.global.max_parallel) {
-    pool = std::make_shared<WorkerPool>(static_cast<std::size_t>(config.global.max_parallel));
-  }
   const std::vector<std::string> running = scheduler_.names();
   std::vector<std::string> names;
   std::vector<std::string> replaced;
   std::vector<ScheduledCollector> fresh;
-  for (const auto& entry : registry_) {
-    const std::string name(entry.name);
+  for (const auto& kind : registry_) {
+    const std::string name(kind.name);
     const bool is_running = std::find(running.begin(), running.end(), name) != running.end();
-    if (is_running && config_ && entry.unchanged(*config_, config)) {
+    const CollectorSection* before = config_ ? section_of(*config_, name) : nullptr;
+    const CollectorSection* after = section_of(config, name);
+    if (is_running && before != nullptr && after != nullptr && kind.same_settings(*before, *after)) {
       names.push_back(name);
       continue;
     }
     if (is_running) replaced.push_back(name);
-    if (auto spec = entry.make(config)) {
+    if (after != nullptr) {
       names.push_back(name);
-      fresh.push_back({name, std::move(*spec)});
+      fresh.push_back(schedule(kind, *after));
     }
   }
   const auto ended = scheduler_.stop(replaced, kReloadStopBudget);
@@ -95,23 +108,22 @@ void Agent::apply(Config config) {
   }
   for (auto& collector : fresh) {
     if (auto previous = ended.find(collector.name); previous != ended.end()) {
-      collector.spec.collector->take_over(*previous->second);
+      collector.collector->take_over(*previous->second);
     }
   }
   store_->set_collectors(names, config.source);
-  for (auto& collector : fresh) scheduler_.start(std::move(collector), pool);
+  for (auto& collector : fresh) scheduler_.start(std::move(collector));
   store_->set_reload_status({true, unix_time_now()});
   log::info("configuration loaded", {{"source", config.source},
                                      {"collectors", std::to_string(names.size())},
                                      {"restarted", std::to_string(fresh.size())}});
-  pool_ = std::move(pool);
   config_ = std::move(config);
 }
 
 ReloadOutcome Agent::load_and_apply() {
   std::size_t error_count = 1;
   try {
-    apply(load_config_or_throw(options_.config_file));
+    apply(load_config_or_throw(registry_, options_.config_file));
     return {true, "configuration reloaded"};
   } catch (const ConfigLoadError& e) {
     for (const auto& error : e.errors()) log::error("configuration rejected", {{"error", error.to_string()}});

@@ -48,10 +48,11 @@ class StartupError : public AgentError {
 };
 
 // Loads the file, or the embedded default when no file is given. Throws ConfigLoadError.
-Config load_config_or_throw(const std::optional<std::string>& config_file, const ConfigOptions& options = {});
+Config load_config_or_throw(std::span<const CollectorKind> registry, const std::optional<std::string>& config_file,
+                            const ConfigOptions& options = {});
 
 // Builds the enabled collectors of a configuration from the registry.
-std::vector<ScheduledCollector> build_collectors(std::span<const RegistryEntry> registry, const Config& config);
+std::vector<ScheduledCollector> build_collectors(std::span<const CollectorKind> registry, const Config& config);
 
 struct AgentOptions {
   std::optional<std::string> config_file;
@@ -66,7 +67,7 @@ class Agent {
   // How long an HTTP reload request waits for its outcome.
   static constexpr std::chrono::milliseconds kReloadAnswerWait{5000};
 
-  Agent(std::span<const RegistryEntry> registry, AgentOptions options);
+  Agent(std::span<const CollectorKind> registry, AgentOptions options);
   ~Agent();
 
   // Loads the configuration and starts collectors and web server.
@@ -88,13 +89,12 @@ class Agent {
   void apply(Config config);
   void reload_loop();
 
-  std::span<const RegistryEntry> registry_;
+  std::span<const CollectorKind> registry_;
   AgentOptions options_;
   std::shared_ptr<Store> store_;
   Scheduler scheduler_;
   // Only the reload thread (and start(), before it exists) changes these.
   std::optional<Config> config_;
-  std::shared_ptr<WorkerPool> pool_;
 
   std::mutex reload_mutex_;
   std::condition_variable reload_changed_;

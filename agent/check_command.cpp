@@ -20,15 +20,14 @@ struct Row {
 
 }  // namespace
 
-int run_check_command(std::span<const RegistryEntry> registry, const Config& config, CheckFormat format,
+int run_check_command(std::span<const CollectorKind> registry, const Config& config, CheckFormat format,
                       std::ostream& out) {
   auto collectors = build_collectors(registry, config);
-  WorkerPool pool(static_cast<std::size_t>(config.global.max_parallel));
   // Collectors run side by side, so the whole check takes about the longest timeout.
   std::vector<std::future<CollectorRun>> runs;
   for (auto& collector : collectors) {
-    runs.push_back(std::async(std::launch::async, [&collector, &pool] {
-      return Scheduler::run_once(*collector.spec.collector, collector.spec.timeout, pool);
+    runs.push_back(std::async(std::launch::async, [&collector] {
+      return Scheduler::run_once(*collector.collector, collector.timeout);
     }));
   }
   std::vector<Row> rows;

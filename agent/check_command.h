@@ -11,7 +11,7 @@ namespace assets {
 enum class CheckFormat { text, json };
 
 // Returns the exit code: 0 when every target is up and every collector ran, 1 otherwise.
-int run_check_command(std::span<const RegistryEntry> registry, const Config& config, CheckFormat format,
+int run_check_command(std::span<const CollectorKind> registry, const Config& config, CheckFormat format,
                       std::ostream& out);
 
 }  // namespace assets

@@ -15,7 +15,10 @@
 #include <prometheus/metric_family.h>
 
 #include "agent/config.h"
-#include "agent/worker_pool.h"
+
+namespace YAML {
+class Node;
+}
 
 namespace assets {
 
@@ -38,7 +41,6 @@ struct CollectResult {
 struct CollectContext {
   std::chrono::steady_clock::time_point deadline;
   std::stop_token stop;
-  WorkerPool* pool = nullptr;
 
   std::chrono::milliseconds remaining() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -66,25 +68,38 @@ class Collector {
   std::mutex mutex_;
 };
 
-struct CollectorSpec {
-  std::unique_ptr<Collector> collector;
-  Duration interval;
-  Duration timeout;
+class ConfigReader;
+
+// What a collector's decode gets: its section's node, the reader that records errors with
+// their positions, and the global section its defaults come from.
+struct SectionInput {
+  ConfigReader& reader;
+  const YAML::Node& node;
+  const GlobalConfig& global;
 };
 
-// Returns nullopt when the config does not enable this collector.
-using CollectorFactory = std::optional<CollectorSpec> (*)(const Config&);
-
-// Whether two configurations give the collector the same settings; a reload then keeps it
-// running as it is.
-using SectionComparator = bool (*)(const Config& before, const Config& after);
-
-struct RegistryEntry {
-  std::string_view name;
-  CollectorFactory make;
-  SectionComparator unchanged;
+// One row of the registry (collectors/registry.cpp): everything the core knows of a collector.
+struct CollectorKind {
+  std::string_view name;  // its key in the configuration and its `collector` label
+  // Validates the section and keeps its compiled form; nullptr when the section, as written,
+  // enables nothing (an empty list, `enabled: false`). Errors go to the reader.
+  std::shared_ptr<const CollectorSection> (*decode)(const SectionInput& input);
+  std::unique_ptr<Collector> (*make)(const CollectorSection& section);
+  // Whether two sections from `decode` give the same settings: a reload then keeps the
+  // collector running, with its caches.
+  bool (*same_settings)(const CollectorSection& before, const CollectorSection& after);
 };
 
-std::span<const RegistryEntry> collector_registry();
+// A registry row for a collector whose section type is Section (with an operator==) and
+// whose factory takes it.
+template <typename Section, std::unique_ptr<Collector> (*Make)(const Section&)>
+constexpr CollectorKind collector_kind(std::string_view name,
+                                       std::shared_ptr<const CollectorSection> (*decode)(const SectionInput&)) {
+  return CollectorKind{
+      name, decode, [](const CollectorSection& section) { return Make(static_cast<const Section&>(section)); },
+      [](const CollectorSection& before, const CollectorSection& after) {
+        return static_cast<const Section&>(before) == static_cast<const Section&>(after);
+      }};
+}
 
 }  // namespace assets

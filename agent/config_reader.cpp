@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include <re2/re2.h>
+#include <unistd.h>
 
 #include "agent/files.h"
 #include "agent/utf8.h"
@@ -252,20 +252,20 @@ void MapReader::read_size(std::string_view key, std::uint64_t& out, std::uint64_
   }
 }
 
-void MapReader::read_regex(std::string_view key, std::string& out) {
+void MapReader::read_regex(std::string_view key, Regex& out) {
   const YAML::Node value = get(key);
   if (!value.IsDefined()) return;
   auto text = reader_.scalar(value, path(key));
   if (!text) return;
-  std::string why;
-  if (!is_valid_regex(*text, why)) {
-    reader_.error(value, path(key), "invalid regular expression: " + why);
+  Regex regex(std::move(*text));
+  if (!regex.ok()) {
+    reader_.error(value, path(key), "invalid regular expression: " + regex.error());
     return;
   }
-  out = std::move(*text);
+  out = std::move(regex);
 }
 
-void MapReader::read_regex_list(std::string_view key, std::vector<std::string>& out) {
+void MapReader::read_regex_list(std::string_view key, std::vector<Regex>& out) {
   const YAML::Node value = get(key);
   if (!value.IsDefined()) return;
   if (!value.IsSequence()) {
@@ -277,12 +277,12 @@ void MapReader::read_regex_list(std::string_view key, std::vector<std::string>& 
     const std::string item_path = path(key) + "[" + std::to_string(i) + "]";
     auto text = reader_.scalar(value[i], item_path);
     if (!text) continue;
-    std::string why;
-    if (!is_valid_regex(*text, why)) {
-      reader_.error(value[i], item_path, "invalid regular expression: " + why);
+    Regex regex(std::move(*text));
+    if (!regex.ok()) {
+      reader_.error(value[i], item_path, "invalid regular expression: " + regex.error());
       continue;
     }
-    out.push_back(std::move(*text));
+    out.push_back(std::move(regex));
   }
 }
 
@@ -361,15 +361,44 @@ std::optional<std::string> read_small_file(const std::string& path, std::uint64_
   return contents;
 }
 
-bool is_valid_regex(const std::string& pattern, std::string& error) {
-  RE2::Options options;
-  options.set_log_errors(false);
-  const RE2 re(pattern, options);
-  if (!re.ok()) {
-    error = re.error();
+bool MapReader::read_path_of_regular_file(std::string_view key, std::string& out) {
+  if (!read(key, out) || out.empty() || !reader_.options().read_named_files) return false;
+  FileReadError failure;
+  const int fd = open_regular_file(out, failure);
+  if (fd < 0) {
+    reader_.error(get(key), path(key), failure.message);
     return false;
   }
+  close(fd);
   return true;
+}
+
+std::string indexed(const std::string& path, std::size_t index) { return path + "[" + std::to_string(index) + "]"; }
+
+Schedule read_schedule(ConfigReader& reader, MapReader& map, const GlobalConfig& global) {
+  // A value that could not be read stays unset, so it is reported once, not twice.
+  Duration interval{0};
+  Duration timeout{0};
+  std::size_t errors = reader.error_count();
+  map.read_duration("interval", interval);
+  const bool interval_read = map.has("interval") && reader.error_count() == errors;
+  errors = reader.error_count();
+  map.read_duration("timeout", timeout);
+  const bool timeout_read = map.has("timeout") && reader.error_count() == errors;
+  const Schedule schedule{interval.count() == 0 ? global.interval : interval,
+                          timeout.count() == 0 ? global.timeout : timeout};
+  if (interval_read && interval.count() <= 0) {
+    reader.error(map.get("interval"), map.path("interval"), "must be greater than 0");
+  }
+  if (timeout_read && timeout.count() <= 0) {
+    reader.error(map.get("timeout"), map.path("timeout"), "must be greater than 0");
+  } else if (schedule.timeout >= schedule.interval) {
+    const YAML::Node where = map.has("timeout") ? map.get("timeout") : map.has("interval") ? map.get("interval") : map.node();
+    reader.error(where, map.path("timeout"),
+                 "must be shorter than interval (" + format_duration(schedule.timeout) + " >= " +
+                     format_duration(schedule.interval) + ")");
+  }
+  return schedule;
 }
 
 }  // namespace assets

@@ -1,6 +1,7 @@
 #pragma once
 // Reads typed values out of a YAML tree and records every problem as a ConfigError with
-// file:line:column and the key's path. Used only by config.cpp, the one place of validation.
+// file:line:column and the key's path. config.cpp reads global with it, and each
+// collector's decode its own section.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,6 +14,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "agent/config.h"
+#include "agent/regex.h"
+#include "agent/secret.h"
 
 namespace assets {
 
@@ -65,13 +68,17 @@ class MapReader {
   void read(std::string_view key, std::map<std::string, std::string>& out);
   void read_duration(std::string_view key, Duration& out);
   void read_size(std::string_view key, std::uint64_t& out, std::uint64_t max = UINT64_MAX);
-  void read_regex(std::string_view key, std::string& out);
-  void read_regex_list(std::string_view key, std::vector<std::string>& out);
+  void read_regex(std::string_view key, Regex& out);
+  void read_regex_list(std::string_view key, std::vector<Regex>& out);
   // `key` inline or `key_file` read from disk; both is an error. The value never
   // appears in an error message.
   void read_secret(std::string_view key, Secret& out);
   // Reads `key_file` into out as text (size-limited), e.g. body_file.
   void read_file_contents(std::string_view key, std::string& out, std::uint64_t limit);
+  // The path of a file that a library opens later with a blocking open (TLS files): a
+  // missing file, or a FIFO that would hold a run forever, is an error here instead.
+  // Unchecked when the options say the named files are not read.
+  bool read_path_of_regular_file(std::string_view key, std::string& out);
 
   // A value from a fixed table: on a value not in it, the error lists the table's names.
   // False when the key is absent or its value is not one of them (out is left alone).
@@ -97,10 +104,17 @@ class MapReader {
   std::set<std::string, std::less<>> known_;
 };
 
+// The interval and timeout of a section or target: `interval` and `timeout` from the map,
+// where given, else global's. Both must be positive and the timeout shorter.
+struct Schedule {
+  Duration interval{};
+  Duration timeout{};
+};
+Schedule read_schedule(ConfigReader& reader, MapReader& map, const GlobalConfig& global);
+
+std::string indexed(const std::string& path, std::size_t index);
+
 // Reads a whole file with a size limit; returns an error text (without contents) on failure.
 std::optional<std::string> read_small_file(const std::string& path, std::uint64_t limit, std::string& error);
-
-// RE2 syntax, as Prometheus and blackbox_exporter use.
-bool is_valid_regex(const std::string& pattern, std::string& error);
 
 }  // namespace assets

@@ -112,12 +112,12 @@ int main(int argc, char** argv) {
         std::cerr << "config check needs --config.file\n";
         return kExitConfigError;
       }
-      load_config_or_throw(config_file, ConfigOptions{.read_named_files = !syntax_only});
+      load_config_or_throw(collector_registry(), config_file, ConfigOptions{.read_named_files = !syntax_only});
       std::cout << *config_file << (syntax_only ? ": ok (files it names not checked)\n" : ": ok\n");
       return kExitOk;
     }
     if (check->parsed()) {
-      const Config config = load_config_or_throw(config_file);
+      const Config config = load_config_or_throw(collector_registry(), config_file);
       return run_check_command(collector_registry(), config,
                                check_format == "json" ? CheckFormat::json : CheckFormat::text, std::cout);
     }

@@ -42,7 +42,6 @@ struct Scheduler::Driver {
   Duration timeout;
   Duration start_jitter;
   std::shared_ptr<Store> store;
-  std::shared_ptr<WorkerPool> pool;
   std::stop_source stop;
   // Held while the driver writes to the store, and while it is told to stop: after stop()
   // returns, a driver records nothing, even one that was abandoned mid-run.
@@ -72,18 +71,17 @@ Scheduler::~Scheduler() {
   if (!wait_stopped(kDestructionBudget)) log::warn("collector runs did not end in time; abandoning them");
 }
 
-void Scheduler::start(ScheduledCollector collector, std::shared_ptr<WorkerPool> pool) {
+void Scheduler::start(ScheduledCollector collector) {
   auto driver = std::make_shared<Driver>();
   driver->name = std::move(collector.name);
-  driver->collector = std::move(collector.spec.collector);
-  driver->interval = collector.spec.interval;
-  driver->timeout = collector.spec.timeout;
+  driver->collector = std::move(collector.collector);
+  driver->interval = collector.interval;
+  driver->timeout = collector.timeout;
   const auto jitter_limit = std::min(max_start_jitter_, driver->interval / 10);
   std::mt19937_64 random(std::random_device{}());
   driver->start_jitter =
       Duration(jitter_limit.count() > 0 ? std::uniform_int_distribution<Duration::rep>(0, jitter_limit.count())(random) : 0);
   driver->store = store_;
-  driver->pool = std::move(pool);
   std::lock_guard lock(mutex_);
   if (stopping_) return;
   drivers_.push_back(driver);
@@ -150,12 +148,11 @@ bool Scheduler::wait_stopped(std::chrono::milliseconds timeout) {
   return all_ended;
 }
 
-CollectorRun Scheduler::run_once(Collector& collector, Duration timeout, WorkerPool& pool, std::stop_token stop) {
+CollectorRun Scheduler::run_once(Collector& collector, Duration timeout, std::stop_token stop) {
   CollectContext context;
   const auto started = std::chrono::steady_clock::now();
   context.deadline = started + timeout;
   context.stop = std::move(stop);
-  context.pool = &pool;
   CollectorRun run;
   try {
     run.result = collector.run(context);
@@ -193,7 +190,7 @@ void Scheduler::drive(const std::shared_ptr<Driver>& driver) {
       driver->store->run_started(driver->name, unix_time_now(), to_seconds(driver->timeout));
     }
     const auto started = std::chrono::steady_clock::now();
-    CollectorRun run = run_once(*driver->collector, driver->timeout, *driver->pool, stop);
+    CollectorRun run = run_once(*driver->collector, driver->timeout, stop);
     if (stop.stop_requested()) break;
     if (!run.success) {
       log::warn("collector run failed", {{"collector", driver->name}, {"error", run.error}});

@@ -3,7 +3,7 @@
 // jitter and a deadline, times it, turns exceptions and overruns into a failed run, and
 // records the result in the Store.
 //
-// A driver's thread co-owns everything it touches (its collector, the store, the pool), so
+// A driver's thread co-owns everything it touches (its collector and the store), so
 // a driver whose collector is stuck in a blocking call can be abandoned: reload and
 // shutdown never wait for it longer than their budget. An abandoned thread ends by itself
 // when its run returns, and records nothing.
@@ -17,13 +17,15 @@
 
 #include "agent/collector.h"
 #include "agent/store.h"
-#include "agent/worker_pool.h"
 
 namespace assets {
 
+// A collector built from its section, with the schedule the section gives it.
 struct ScheduledCollector {
   std::string name;
-  CollectorSpec spec;
+  std::unique_ptr<Collector> collector;
+  Duration interval;
+  Duration timeout;
 };
 
 class Scheduler {
@@ -35,7 +37,7 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Starts a driver. Ignored once request_stop() was called.
-  void start(ScheduledCollector collector, std::shared_ptr<WorkerPool> pool);
+  void start(ScheduledCollector collector);
   // Stops the named drivers, waiting `budget` for all of them together. Returns the
   // collectors of the drivers that ended (their caches may be handed to successors); the
   // others are abandoned, and wait_stopped() still counts them until they end.
@@ -49,7 +51,7 @@ class Scheduler {
   bool wait_stopped(std::chrono::milliseconds timeout);
 
   // Runs one collector once, synchronously, as a driver run would (for `assets-agent check`).
-  static CollectorRun run_once(Collector& collector, Duration timeout, WorkerPool& pool, std::stop_token stop = {});
+  static CollectorRun run_once(Collector& collector, Duration timeout, std::stop_token stop = {});
 
   static constexpr std::chrono::milliseconds kDestructionBudget{1000};
 

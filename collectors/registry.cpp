@@ -1,4 +1,6 @@
-// The table of collectors. Adding a collector: its own file pair plus one line here.
+// The table of collectors. Adding a collector: its folder under collectors/ (the collector,
+// its config section with a decode function, a CMakeLists.txt), its folder's name in the
+// top CMakeLists.txt, and one row here. See docs/architecture.md.
 #include "agent/collector.h"
 #include "collectors/backups/backups.h"
 #include "collectors/certificates/certificates.h"
@@ -8,20 +10,15 @@
 namespace assets {
 namespace {
 
-// The global section gives every collector its defaults, so it is part of each one's settings.
-constexpr RegistryEntry kRegistry[] = {
-    {"health", make_health_collector,
-     [](const Config& a, const Config& b) { return a.global == b.global && a.health == b.health; }},
-    {"containers", make_containers_collector,
-     [](const Config& a, const Config& b) { return a.global == b.global && a.containers == b.containers; }},
-    {"backups", make_backups_collector,
-     [](const Config& a, const Config& b) { return a.global == b.global && a.backups == b.backups; }},
-    {"certificates", make_certificates_collector,
-     [](const Config& a, const Config& b) { return a.global == b.global && a.certificates == b.certificates; }},
+constexpr CollectorKind kRegistry[] = {
+    collector_kind<HealthConfig, make_health_collector>("health", decode_health_section),
+    collector_kind<ContainersConfig, make_containers_collector>("containers", decode_containers_section),
+    collector_kind<BackupsConfig, make_backups_collector>("backups", decode_backups_section),
+    collector_kind<CertificatesConfig, make_certificates_collector>("certificates", decode_certificates_section),
 };
 
 }  // namespace
 
-std::span<const RegistryEntry> collector_registry() { return kRegistry; }
+std::span<const CollectorKind> collector_registry() { return kRegistry; }
 
 }  // namespace assets

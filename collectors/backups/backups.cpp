@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 
+#include "agent/fan_out.h"
 #include "agent/files.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
@@ -105,15 +106,7 @@ struct VerifyOutcome {
 
 class BackupSet {
  public:
-  BackupSet(BackupSetConfig config, Duration interval, Duration timeout)
-      : config_(std::move(config)), interval_(interval), timeout_(timeout) {
-    if (config_.timestamp != "mtime") {
-      std::string error;
-      name_time_ = NameTimePattern::compile(config_.timestamp, error);
-      if (!name_time_) name_time_error_ = "timestamp pattern \"" + config_.timestamp + "\": " + error;
-    }
-    report_.detail = "not checked yet";
-  }
+  explicit BackupSet(BackupSetConfig config) : config_(std::move(config)) { report_.detail = "not checked yet"; }
 
   const BackupSetConfig& config() const { return config_; }
   const SetReport& report() const { return report_; }
@@ -127,14 +120,15 @@ class BackupSet {
     report_ = previous.report_;  // what a settling newest file falls back on
   }
 
-  // Runs are due by the set's own interval; `slack` absorbs the scheduler's jitter.
-  bool due(Clock::time_point now, Duration slack) const { return pending_ != nullptr || now + slack >= next_due_; }
+  // Runs are due by the set's own interval; a verification left pending by the last run
+  // goes on at the next.
+  bool due(Clock::time_point now, Duration tick) const { return pending_ != nullptr || due_.due(now, tick); }
 
   void run(const CollectContext& context) {
     const auto started = Clock::now();
-    next_due_ = started + interval_;
-    const Duration reserve = std::min<Duration>(kDeadlineReserve, timeout_ / 10);
-    Budget budget{std::min(context.deadline, started + timeout_) - reserve, context.stop};
+    due_.ran(started, config_.interval);
+    const Duration reserve = std::min<Duration>(kDeadlineReserve, config_.timeout / 10);
+    Budget budget{std::min(context.deadline, started + config_.timeout) - reserve, context.stop};
     SetReport report = check(budget);
     report.duration_seconds = std::chrono::duration<double>(Clock::now() - started).count();
     report_ = std::move(report);
@@ -143,14 +137,9 @@ class BackupSet {
  private:
   SetReport check(const Budget& budget) {
     SetReport report;
-    if (!name_time_error_.empty()) {
-      report.reason = kReasonOther;
-      report.detail = name_time_error_;
-      return report;
-    }
     const auto now = std::chrono::system_clock::now();
     const ScanResult scan = scan_backup_directory({config_.path, config_.pattern, config_.recursive,
-                                                   name_time_ ? &*name_time_ : nullptr, now, config_.settle, budget});
+                                                   config_.name_time ? &*config_.name_time : nullptr, now, config_.settle, budget});
     if (scan.error != ScanError::none) {
       report.reason = reason_for(scan.error);
       report.detail = scan.detail;
@@ -390,11 +379,7 @@ class BackupSet {
   }
 
   const BackupSetConfig config_;
-  const Duration interval_;
-  const Duration timeout_;
-  std::optional<NameTimePattern> name_time_;
-  std::string name_time_error_;
-  Clock::time_point next_due_ = Clock::time_point::min();
+  DueTime due_;
   std::deque<Verdict> verdicts_;  // newest first
   std::unique_ptr<PendingVerification> pending_;
   std::uint64_t future_clamped_logged_ = 0;
@@ -404,11 +389,9 @@ class BackupSet {
 
 class BackupsCollector final : public Collector {
  public:
-  BackupsCollector(const Config& config, Duration interval) : slack_(interval / 2) {
-    for (const BackupSetConfig& set : config.backups) {
-      sets_.push_back(std::make_unique<BackupSet>(set, config.interval_or_default(set.interval),
-                                                  config.timeout_or_default(set.timeout)));
-    }
+  explicit BackupsCollector(const BackupsConfig& config)
+      : tick_(config.interval), max_parallel_(static_cast<std::size_t>(config.max_parallel)) {
+    for (const BackupSetConfig& set : config.sets) sets_.push_back(std::make_unique<BackupSet>(set));
   }
 
   void take_over(Collector& previous) override {
@@ -424,15 +407,11 @@ class BackupsCollector final : public Collector {
  protected:
   CollectResult collect(const CollectContext& context) override {
     const auto now = Clock::now();
-    std::vector<std::function<void()>> tasks;
+    std::vector<BackupSet*> due;
     for (auto& set : sets_) {
-      if (set->due(now, slack_)) tasks.push_back([&set, &context] { set->run(context); });
+      if (set->due(now, tick_)) due.push_back(set.get());
     }
-    if (context.pool != nullptr) {
-      context.pool->run_all(std::move(tasks));
-    } else {
-      for (auto& task : tasks) task();
-    }
+    fan_out(due.size(), max_parallel_, context.stop, [&](std::size_t i) { due[i]->run(context); });
     return report();
   }
 
@@ -493,21 +472,15 @@ class BackupsCollector final : public Collector {
     return result;
   }
 
-  const Duration slack_;
+  const Duration tick_;
+  const std::size_t max_parallel_;
   std::vector<std::unique_ptr<BackupSet>> sets_;
 };
 
 }  // namespace
 
-std::optional<CollectorSpec> make_backups_collector(const Config& config) {
-  if (config.backups.empty()) return std::nullopt;
-  Duration interval = Duration::max();
-  Duration timeout{0};
-  for (const BackupSetConfig& set : config.backups) {
-    interval = std::min(interval, config.interval_or_default(set.interval));
-    timeout = std::max(timeout, config.timeout_or_default(set.timeout));
-  }
-  return CollectorSpec{std::make_unique<BackupsCollector>(config, interval), interval, timeout};
+std::unique_ptr<Collector> make_backups_collector(const BackupsConfig& config) {
+  return std::make_unique<BackupsCollector>(config);
 }
 
 }  // namespace assets

@@ -1,10 +1,11 @@
 #pragma once
-#include <optional>
+#include <memory>
 
 #include "agent/collector.h"
+#include "collectors/backups/config.h"
 
 namespace assets {
 
-std::optional<CollectorSpec> make_backups_collector(const Config& config);
+std::unique_ptr<Collector> make_backups_collector(const BackupsConfig& config);
 
 }  // namespace assets

@@ -10,6 +10,7 @@ namespace assets::backups {
 
 std::optional<NameTimePattern> NameTimePattern::compile(std::string_view pattern, std::string& error) {
   NameTimePattern compiled;
+  compiled.pattern_ = pattern;
   std::string regex;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     const char c = pattern[i];
@@ -76,7 +77,7 @@ std::optional<NameTimePattern> NameTimePattern::compile(std::string_view pattern
     return std::find(compiled.fields_.begin(), compiled.fields_.end(), f) != compiled.fields_.end();
   };
   if (!has(Field::epoch) && !(has(Field::year) && has(Field::month) && has(Field::day))) {
-    error = "needs %s, or %Y, %m and %d";
+    error = "must be \"mtime\" or a file-name pattern with %Y, %m and %d (or %s)";
     return std::nullopt;
   }
   if (has(Field::epoch) && compiled.fields_.size() > 1) {

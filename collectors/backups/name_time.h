@@ -25,9 +25,13 @@ class NameTimePattern {
   // Seconds since the epoch, or nullopt when the name does not match or is no valid time.
   std::optional<std::int64_t> parse(std::string_view file_name) const;
 
+  const std::string& pattern() const { return pattern_; }
+  bool operator==(const NameTimePattern& other) const { return pattern_ == other.pattern_; }
+
  private:
   enum class Field { year, month, day, hour, minute, second, epoch };
 
+  std::string pattern_;
   std::shared_ptr<const re2::RE2> regex_;
   std::vector<Field> fields_;  // in the order of the regex's capture groups
 };

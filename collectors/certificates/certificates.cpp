@@ -4,12 +4,12 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <thread>
 
+#include "agent/fan_out.h"
 #include "agent/log.h"
 #include "agent/utf8.h"
 #include "agent/metrics.h"
@@ -187,8 +187,7 @@ std::shared_ptr<const ParsedCertificates> failed_target(CertFailure failure, std
 
 class CertificatesCollector final : public Collector {
  public:
-  explicit CertificatesCollector(const Config& config)
-      : config_(config.certificates), section_timeout_(config.timeout_or_default(config.certificates.timeout)) {}
+  explicit CertificatesCollector(const CertificatesConfig& config) : config_(config) {}
 
   // Parsed files are keyed by path and file identity; they stay valid whatever else of the
   // section changed, as long as the size limit they were read under is the same.
@@ -205,27 +204,24 @@ class CertificatesCollector final : public Collector {
       auto& client = clients[endpoint.ca_file];
       if (!client) client = std::make_unique<TlsClient>(endpoint.ca_file);
     }
-    std::atomic<std::size_t> next_endpoint{0};
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+      endpoints[i] = failed_endpoint(config_.endpoints[i], "the run was stopped before the endpoint was probed");
+    }
     std::vector<TargetResult> files;
     {
       // Endpoints are probed by a bounded set of threads while this thread reads the files.
-      std::vector<std::jthread> workers;
-      const auto worker_count = std::min<std::size_t>(static_cast<std::size_t>(std::max(config_.max_parallel, 1)),
-                                                      config_.endpoints.size());
-      for (std::size_t i = 0; i < worker_count; ++i) {
-        workers.emplace_back([&] {
+      std::jthread probing([&] {
+        fan_out(endpoints.size(), static_cast<std::size_t>(config_.max_parallel), context.stop, [&](std::size_t i) {
           block_sigpipe_in_this_thread();
-          for (std::size_t index = next_endpoint++; index < endpoints.size(); index = next_endpoint++) {
-            const auto& endpoint = config_.endpoints[index];
-            try {
-              endpoints[index] = probe(endpoint, *clients.at(endpoint.ca_file), context);
-            } catch (const std::exception& error) {
-              // An exception must not leave the thread (std::terminate); it fails this endpoint only.
-              endpoints[index] = failed_endpoint(endpoint, error.what());
-            }
+          const auto& endpoint = config_.endpoints[i];
+          try {
+            endpoints[i] = probe(endpoint, *clients.at(endpoint.ca_file), context);
+          } catch (const std::exception& error) {
+            // An exception must not leave the thread (std::terminate); it fails this endpoint only.
+            endpoints[i] = failed_endpoint(endpoint, error.what());
           }
         });
-      }
+      });
       files = scan_files(context);
     }
 
@@ -266,8 +262,7 @@ class CertificatesCollector final : public Collector {
 
   TargetResult probe(const CertEndpointConfig& endpoint, const TlsClient& client, const CollectContext& context) const {
     const auto start = Clock::now();
-    const Duration timeout = endpoint.timeout.count() > 0 ? endpoint.timeout : section_timeout_;
-    const ProbeRequest request{endpoint.address, endpoint.server_name, std::min(start + timeout, context.deadline)};
+    const ProbeRequest request{endpoint.address, endpoint.server_name, std::min(start + endpoint.timeout, context.deadline)};
     ProbeOutcome outcome = probe_tls_endpoint(request, client, context.stop);
     TargetResult result = endpoint_target(endpoint);
     if (outcome.failure == CertFailure::none) {
@@ -332,17 +327,13 @@ class CertificatesCollector final : public Collector {
   }
 
   CertificatesConfig config_;
-  Duration section_timeout_;
   CertificateFileCache cache_;
 };
 
 }  // namespace
 
-std::optional<CollectorSpec> make_certificates_collector(const Config& config) {
-  if (!config.certificates.enabled) return std::nullopt;
-  return CollectorSpec{std::make_unique<CertificatesCollector>(config),
-                       config.interval_or_default(config.certificates.interval),
-                       config.timeout_or_default(config.certificates.timeout)};
+std::unique_ptr<Collector> make_certificates_collector(const CertificatesConfig& config) {
+  return std::make_unique<CertificatesCollector>(config);
 }
 
 }  // namespace assets

@@ -1,7 +1,6 @@
 #include "collectors/containers/containers.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <new>
 #include <thread>
@@ -9,6 +8,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/fan_out.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
 
@@ -119,23 +119,14 @@ std::string describe(const ContainerDetails& details) {
 }  // namespace
 
 ContainersCollector::ContainersCollector(ContainersConfig config, std::unique_ptr<EngineTransport> transport)
-    : config_(std::move(config)), transport_(std::move(transport)) {
-  RE2::Options options;
-  options.set_log_errors(false);
-  for (const auto& pattern : config_.include) include_.push_back(std::make_unique<RE2>(pattern, options));
-  for (const auto& pattern : config_.exclude) exclude_.push_back(std::make_unique<RE2>(pattern, options));
-}
+    : config_(std::move(config)), transport_(std::move(transport)) {}
 
 bool ContainersCollector::included(const ListedContainer& container) const {
-  if (!include_.empty() && std::none_of(include_.begin(), include_.end(), [&](const auto& regex) {
-        return RE2::FullMatch(container.name, *regex);
-      })) {
+  const auto matches_name = [&](const Regex& regex) { return regex.full_match(container.name); };
+  if (!config_.include.empty() && std::none_of(config_.include.begin(), config_.include.end(), matches_name)) {
     return false;
   }
-  if (std::any_of(exclude_.begin(), exclude_.end(),
-                  [&](const auto& regex) { return RE2::FullMatch(container.name, *regex); })) {
-    return false;
-  }
+  if (std::any_of(config_.exclude.begin(), config_.exclude.end(), matches_name)) return false;
   for (const auto& [key, value] : config_.include_labels) {
     const auto it = container.labels.find(key);
     if (it == container.labels.end() || it->second != value) return false;
@@ -254,34 +245,24 @@ void ContainersCollector::inspect(const CollectContext& context, const std::vect
     std::string detail;
   };
   std::vector<Result> results(ids.size());
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    for (std::size_t i = next++; i < ids.size(); i = next++) {
-      if (context.stop.stop_requested() || context.remaining() <= Duration(0)) return;
-      const EngineReply reply =
-          transport_->get(api_prefix_ + "/containers/" + ids[i] + "/json", request_timeout(context), kMaxInspectBytes, context.stop);
-      Result& result = results[i];
-      if (reply.failure == EngineFailure::none && reply.status == 404) {
-        result.outcome = Outcome::gone;  // removed between list and inspect
-      } else if (const Checked checked = check(reply, "inspect"); checked.failure != EngineFailure::none) {
-        result.outcome = Outcome::failed;
-        result.detail = checked.detail;
-      } else if (auto parsed = parse_inspect(reply.body); !parsed.value) {
-        result.outcome = Outcome::failed;
-        result.detail = parsed.error;
-      } else {
-        result.outcome = Outcome::inspected;
-        result.details = std::move(*parsed.value);
-      }
+  fan_out(ids.size(), static_cast<std::size_t>(config_.max_parallel_inspects), context.stop, [&](std::size_t i) {
+    if (context.remaining() <= Duration(0)) return;
+    const EngineReply reply =
+        transport_->get(api_prefix_ + "/containers/" + ids[i] + "/json", request_timeout(context), kMaxInspectBytes, context.stop);
+    Result& result = results[i];
+    if (reply.failure == EngineFailure::none && reply.status == 404) {
+      result.outcome = Outcome::gone;  // removed between list and inspect
+    } else if (const Checked checked = check(reply, "inspect"); checked.failure != EngineFailure::none) {
+      result.outcome = Outcome::failed;
+      result.detail = checked.detail;
+    } else if (auto parsed = parse_inspect(reply.body); !parsed.value) {
+      result.outcome = Outcome::failed;
+      result.detail = parsed.error;
+    } else {
+      result.outcome = Outcome::inspected;
+      result.details = std::move(*parsed.value);
     }
-  };
-  const std::size_t workers =
-      std::min(ids.size(), static_cast<std::size_t>(std::max(1, config_.max_parallel_inspects)));
-  {
-    std::vector<std::jthread> threads;
-    for (std::size_t i = 1; i < workers; ++i) threads.emplace_back(work);
-    if (workers > 0) work();
-  }
+  });
 
   const Clock::time_point now = Clock::now();
   std::size_t failures = 0;
@@ -471,11 +452,8 @@ CollectResult ContainersCollector::collect(const CollectContext& context) {
   return result;
 }
 
-std::optional<CollectorSpec> make_containers_collector(const Config& config) {
-  if (!config.containers.enabled) return std::nullopt;
-  return CollectorSpec{
-      std::make_unique<ContainersCollector>(config.containers, make_curl_transport(config.containers)),
-      config.interval_or_default(config.containers.interval), config.timeout_or_default(config.containers.timeout)};
+std::unique_ptr<Collector> make_containers_collector(const ContainersConfig& config) {
+  return std::make_unique<ContainersCollector>(config, make_curl_transport(config));
 }
 
 }  // namespace assets

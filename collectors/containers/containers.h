@@ -9,15 +9,14 @@
 #include <string>
 #include <vector>
 
-#include <re2/re2.h>
-
 #include "agent/collector.h"
 #include "collectors/containers/api.h"
+#include "collectors/containers/config.h"
 #include "collectors/containers/engine.h"
 
 namespace assets {
 
-std::optional<CollectorSpec> make_containers_collector(const Config& config);
+std::unique_ptr<Collector> make_containers_collector(const ContainersConfig& config);
 
 // Keeps the last inspection of every container between runs and inspects again only
 // containers whose list entry changed, that had an event since the last run, or whose
@@ -64,8 +63,6 @@ class ContainersCollector final : public Collector {
 
   ContainersConfig config_;
   std::unique_ptr<containers::EngineTransport> transport_;
-  std::vector<std::unique_ptr<RE2>> include_;
-  std::vector<std::unique_ptr<RE2>> exclude_;
   std::optional<containers::EngineVersion> version_;
   std::string version_fingerprint_;  // the Api-Version and Server headers it came with
   std::string api_prefix_;

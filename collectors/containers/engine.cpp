@@ -53,14 +53,6 @@ EngineFailure connect_failure(long os_errno) {
   return EngineFailure::not_found;
 }
 
-long tls_version(const std::string& name) {
-  if (name == "TLS1.0") return CURL_SSLVERSION_TLSv1_0;
-  if (name == "TLS1.1") return CURL_SSLVERSION_TLSv1_1;
-  if (name == "TLS1.2") return CURL_SSLVERSION_TLSv1_2;
-  if (name == "TLS1.3") return CURL_SSLVERSION_TLSv1_3;
-  return CURL_SSLVERSION_DEFAULT;
-}
-
 // curl_easy_perform would look at nothing but its own timeout: a socket that accepts and
 // never answers would hold a reload or a shutdown for the whole of it. A multi handle's
 // poll is woken by the stop request instead.
@@ -154,7 +146,7 @@ class CurlTransport final : public EngineTransport {
       if (!tls_->ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, tls_->ca_file.c_str());
       if (!tls_->cert_file.empty()) curl_easy_setopt(handle, CURLOPT_SSLCERT, tls_->cert_file.c_str());
       if (!tls_->key_file.empty()) curl_easy_setopt(handle, CURLOPT_SSLKEY, tls_->key_file.c_str());
-      curl_easy_setopt(handle, CURLOPT_SSLVERSION, tls_version(tls_->min_version));
+      curl_easy_setopt(handle, CURLOPT_SSLVERSION, curl_min_version(tls_->min_version));
       if (tls_->insecure_skip_verify) {
         curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -8,7 +8,7 @@
 #include <stop_token>
 #include <string_view>
 
-#include "agent/config.h"
+#include "collectors/containers/config.h"
 
 namespace assets::containers {
 

@@ -3,9 +3,9 @@
 #include "collectors/health/health.h"
 
 #include <algorithm>
-#include <atomic>
 #include <thread>
 
+#include "agent/fan_out.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
 #include "collectors/health/check.h"
@@ -21,16 +21,13 @@ using health::Clock;
 
 // tcp and postgres checks block a thread each; beyond this many they queue.
 constexpr std::size_t kMaxBlockingThreads = 64;
-// Added to the longest check timeout for the run as a whole, so that a check using all of
-// its timeout does not make the collector's run overrun.
-constexpr Duration kRunOverhead = std::chrono::seconds(1);
 
 struct CheckState {
   std::string name;
   CheckKind kind = CheckKind::http;
   Duration interval{};
   Duration timeout{};
-  Clock::time_point next_due{};  // the epoch: due at the first run
+  DueTime due;
   std::optional<CheckResult> last;
   std::optional<double> last_success_unix;
   std::unique_ptr<health::HttpProbe> http;
@@ -40,24 +37,20 @@ struct CheckState {
 
 class HealthCollector final : public Collector {
  public:
-  HealthCollector(const Config& config, Duration tick) : due_slack_(tick / 10) {
+  explicit HealthCollector(const HealthConfig& section) : tick_(section.interval) {
     health::init_curl();
-    for (const CheckConfig& check : config.health) {
+    for (const CheckConfig& check : section.checks) {
       auto state = std::make_unique<CheckState>();
       state->name = check.name;
-      state->kind = check.kind;
-      state->interval = config.interval_or_default(check.interval);
-      state->timeout = config.timeout_or_default(check.timeout);
-      switch (check.kind) {
-        case CheckKind::http:
-          state->http = std::make_unique<health::HttpProbe>(check.http, state->timeout);
-          break;
-        case CheckKind::tcp:
-          state->tcp = std::make_unique<health::TcpProbe>(check.tcp, state->timeout);
-          break;
-        case CheckKind::postgres:
-          state->postgres = std::make_unique<health::PostgresProbe>(check.postgres, state->timeout);
-          break;
+      state->kind = check.kind();
+      state->interval = check.interval;
+      state->timeout = check.timeout;
+      if (const auto* http = std::get_if<HttpCheck>(&check.probe)) {
+        state->http = std::make_unique<health::HttpProbe>(*http, state->timeout);
+      } else if (const auto* tcp = std::get_if<TcpCheck>(&check.probe)) {
+        state->tcp = std::make_unique<health::TcpProbe>(*tcp, state->timeout);
+      } else {
+        state->postgres = std::make_unique<health::PostgresProbe>(std::get<PostgresCheck>(check.probe), state->timeout);
       }
       checks_.push_back(std::move(state));
     }
@@ -75,28 +68,25 @@ class HealthCollector final : public Collector {
     std::vector<CheckState*> http_due;
     std::vector<CheckState*> blocking_due;
     for (const auto& state : checks_) {
-      if (state->next_due - started >= due_slack_) continue;
+      if (!state->due.due(started, tick_)) continue;
       (state->kind == CheckKind::http ? http_due : blocking_due).push_back(state.get());
     }
 
+    // The blocking checks run on threads of their own while this thread drives every HTTP
+    // check in one libcurl loop.
     std::vector<std::optional<CheckResult>> blocking_results(blocking_due.size());
-    std::atomic<std::size_t> next_blocking{0};
-    std::vector<std::jthread> workers;
-    const std::size_t worker_count = std::min(blocking_due.size(), kMaxBlockingThreads);
-    for (std::size_t w = 0; w < worker_count; ++w) {
-      workers.emplace_back([&] {
-        for (std::size_t i = next_blocking++; i < blocking_due.size(); i = next_blocking++) {
-          CheckState& state = *blocking_due[i];
-          blocking_results[i] = state.tcp ? state.tcp->run(context.deadline, context.stop)
-                                          : state.postgres->run(context.deadline, context.stop);
-        }
+    std::jthread blocking([&] {
+      fan_out(blocking_due.size(), kMaxBlockingThreads, context.stop, [&](std::size_t i) {
+        CheckState& state = *blocking_due[i];
+        blocking_results[i] = state.tcp ? state.tcp->run(context.deadline, context.stop)
+                                        : state.postgres->run(context.deadline, context.stop);
       });
-    }
+    });
 
     std::vector<health::HttpProbe*> probes;
     for (CheckState* state : http_due) probes.push_back(state->http.get());
     auto http_results = health::run_http_checks(probes, context.deadline, context.stop);
-    workers.clear();  // joins
+    blocking.join();
 
     // A check cut short by a stop request keeps its previous result and stays due.
     for (std::size_t i = 0; i < http_due.size(); ++i) record(*http_due[i], std::move(http_results[i]), started);
@@ -107,7 +97,7 @@ class HealthCollector final : public Collector {
 
   static void record(CheckState& state, std::optional<CheckResult> result, Clock::time_point started) {
     if (!result) return;
-    state.next_due = started + state.interval;
+    state.due.ran(started, state.interval);
     // Changes of state are logged by the driver, for every collector alike.
     if (result->up) {
       state.last_success_unix = unix_time_now();
@@ -193,21 +183,14 @@ class HealthCollector final : public Collector {
     return result;
   }
 
-  Duration due_slack_;
+  Duration tick_;
   std::vector<std::unique_ptr<CheckState>> checks_;
 };
 
 }  // namespace
 
-std::optional<CollectorSpec> make_health_collector(const Config& config) {
-  if (config.health.empty()) return std::nullopt;
-  Duration interval = Duration::max();
-  Duration timeout = Duration::zero();
-  for (const CheckConfig& check : config.health) {
-    interval = std::min(interval, config.interval_or_default(check.interval));
-    timeout = std::max(timeout, config.timeout_or_default(check.timeout));
-  }
-  return CollectorSpec{std::make_unique<HealthCollector>(config, interval), interval, timeout + kRunOverhead};
+std::unique_ptr<Collector> make_health_collector(const HealthConfig& section) {
+  return std::make_unique<HealthCollector>(section);
 }
 
 }  // namespace assets

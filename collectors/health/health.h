@@ -1,10 +1,11 @@
 #pragma once
-#include <optional>
+#include <memory>
 
 #include "agent/collector.h"
+#include "collectors/health/config.h"
 
 namespace assets {
 
-std::optional<CollectorSpec> make_health_collector(const Config& config);
+std::unique_ptr<Collector> make_health_collector(const HealthConfig& section);
 
 }  // namespace assets

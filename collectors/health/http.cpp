@@ -1,7 +1,6 @@
 #include "collectors/health/http.h"
 
 #include <curl/curl.h>
-#include <re2/re2.h>
 
 #include <algorithm>
 #include <array>
@@ -41,34 +40,12 @@ std::string format_ranges(const std::vector<StatusRange>& ranges) {
   return text;
 }
 
-std::unique_ptr<re2::RE2> compile(const std::string& pattern, std::string& error) {
-  auto regex = std::make_unique<re2::RE2>(pattern, re2::RE2::Quiet);
-  if (!regex->ok() && error.empty()) error = "invalid regular expression \"" + pattern + "\": " + regex->error();
-  return regex;
-}
-
-std::vector<HeaderRule> compile_header_rules(const std::vector<HeaderMatch>& matches, std::string& error) {
-  std::vector<HeaderRule> rules;
-  for (const auto& match : matches) {
-    rules.push_back(HeaderRule{lower(match.header), compile(match.regex, error), match.allow_missing});
-  }
-  return rules;
-}
-
 std::vector<const std::string*> header_values(const HeaderList& headers, const std::string& name) {
   std::vector<const std::string*> values;
   for (const auto& [header, value] : headers) {
     if (header == name) values.push_back(&value);
   }
   return values;
-}
-
-long curl_ssl_version(const std::string& min_version) {
-  if (min_version == "TLS1.0") return CURL_SSLVERSION_TLSv1_0;
-  if (min_version == "TLS1.1") return CURL_SSLVERSION_TLSv1_1;
-  if (min_version == "TLS1.2") return CURL_SSLVERSION_TLSv1_2;
-  if (min_version == "TLS1.3") return CURL_SSLVERSION_TLSv1_3;
-  return CURL_SSLVERSION_DEFAULT;
 }
 
 double seconds_info(CURL* easy, CURLINFO info) {
@@ -198,7 +175,7 @@ void configure(Transfer& transfer, Duration timeout) {
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    curl_easy_setopt(easy, CURLOPT_SSLVERSION, curl_ssl_version(tls.min_version));
+    curl_easy_setopt(easy, CURLOPT_SSLVERSION, curl_min_version(tls.min_version));
   }
   if (!transfer.probe.connect_to().empty()) {
     transfer.connect_to = curl_slist_append(nullptr, transfer.probe.connect_to().c_str());
@@ -209,6 +186,7 @@ void configure(Transfer& transfer, Duration timeout) {
 }
 
 CheckResult finish(Transfer& transfer, CURLcode code) {
+  const HttpCheck& check = transfer.probe.config();
   CURL* easy = transfer.easy;
   HttpFacts facts;
   facts.status_code = long_info(easy, CURLINFO_RESPONSE_CODE);
@@ -230,11 +208,11 @@ CheckResult finish(Transfer& transfer, CURLcode code) {
     const bool giant_header = code == CURLE_OUT_OF_MEMORY && transfer.header_bytes > 0;
     result = failed(giant_header ? reason::kProtocol : classify_curl_error(code),
                     giant_header ? std::string("a response header line longer than libcurl accepts (100 KB)") : message);
-  } else if (auto status = status_violation(facts.status_code, transfer.probe.config().valid_status_codes)) {
+  } else if (auto status = status_violation(facts.status_code, check.valid_status_codes)) {
     result = failed(reason::kStatus, *status);
-  } else if (auto header = header_violation(parse_header_block(transfer.header_block), transfer.probe.rules())) {
+  } else if (auto header = header_violation(parse_header_block(transfer.header_block), check)) {
     result = failed(reason::kBody, *header);
-  } else if (auto body = body_violation(transfer.body, transfer.probe.rules())) {
+  } else if (auto body = body_violation(transfer.body, check)) {
     result = failed(reason::kBody, *body);
   } else {
     result.up = true;
@@ -247,22 +225,6 @@ CheckResult finish(Transfer& transfer, CURLcode code) {
 
 }  // namespace
 
-ResponseRules::ResponseRules() = default;
-ResponseRules::~ResponseRules() = default;
-ResponseRules::ResponseRules(ResponseRules&&) noexcept = default;
-ResponseRules& ResponseRules::operator=(ResponseRules&&) noexcept = default;
-
-ResponseRules compile_rules(const HttpCheck& check) {
-  ResponseRules rules;
-  for (const auto& pattern : check.fail_if_body_matches) rules.body_matches.push_back(compile(pattern, rules.error));
-  for (const auto& pattern : check.fail_if_body_not_matches) {
-    rules.body_not_matches.push_back(compile(pattern, rules.error));
-  }
-  rules.header_matches = compile_header_rules(check.fail_if_header_matches, rules.error);
-  rules.header_not_matches = compile_header_rules(check.fail_if_header_not_matches, rules.error);
-  return rules;
-}
-
 std::optional<std::string> status_violation(long status_code, const std::vector<StatusRange>& valid) {
   for (const auto& range : valid) {
     if (status_code >= range.low && status_code <= range.high) return std::nullopt;
@@ -271,38 +233,38 @@ std::optional<std::string> status_violation(long status_code, const std::vector<
          ")";
 }
 
-std::optional<std::string> body_violation(std::string_view body, const ResponseRules& rules) {
-  for (const auto& regex : rules.body_matches) {
-    if (re2::RE2::PartialMatch(body, *regex)) return "body matches fail_if_body_matches \"" + regex->pattern() + "\"";
+std::optional<std::string> body_violation(std::string_view body, const HttpCheck& check) {
+  for (const Regex& regex : check.fail_if_body_matches) {
+    if (regex.partial_match(body)) return "body matches fail_if_body_matches \"" + regex.pattern() + "\"";
   }
-  for (const auto& regex : rules.body_not_matches) {
-    if (!re2::RE2::PartialMatch(body, *regex)) {
-      return "body does not match fail_if_body_not_matches \"" + regex->pattern() + "\"";
-    }
+  for (const Regex& regex : check.fail_if_body_not_matches) {
+    if (!regex.partial_match(body)) return "body does not match fail_if_body_not_matches \"" + regex.pattern() + "\"";
   }
   return std::nullopt;
 }
 
-std::optional<std::string> header_violation(const HeaderList& headers, const ResponseRules& rules) {
-  for (const auto& rule : rules.header_matches) {
-    const auto values = header_values(headers, rule.name);
-    if (values.empty() && !rule.allow_missing) return "header " + rule.name + " is missing";
+std::optional<std::string> header_violation(const HeaderList& headers, const HttpCheck& check) {
+  for (const HeaderMatch& rule : check.fail_if_header_matches) {
+    const std::string name = lower(rule.header);
+    const auto values = header_values(headers, name);
+    if (values.empty() && !rule.allow_missing) return "header " + name + " is missing";
     for (const std::string* value : values) {
-      if (re2::RE2::PartialMatch(*value, *rule.regex)) {
-        return "header " + rule.name + " matches fail_if_header_matches \"" + rule.regex->pattern() + "\"";
+      if (rule.regex.partial_match(*value)) {
+        return "header " + name + " matches fail_if_header_matches \"" + rule.regex.pattern() + "\"";
       }
     }
   }
-  for (const auto& rule : rules.header_not_matches) {
-    const auto values = header_values(headers, rule.name);
+  for (const HeaderMatch& rule : check.fail_if_header_not_matches) {
+    const std::string name = lower(rule.header);
+    const auto values = header_values(headers, name);
     if (values.empty()) {
       if (rule.allow_missing) continue;
-      return "header " + rule.name + " is missing";
+      return "header " + name + " is missing";
     }
     const bool matched = std::any_of(values.begin(), values.end(),
-                                     [&](const std::string* value) { return re2::RE2::PartialMatch(*value, *rule.regex); });
+                                     [&](const std::string* value) { return rule.regex.partial_match(*value); });
     if (!matched) {
-      return "header " + rule.name + " does not match fail_if_header_not_matches \"" + rule.regex->pattern() + "\"";
+      return "header " + name + " does not match fail_if_header_not_matches \"" + rule.regex.pattern() + "\"";
     }
   }
   return std::nullopt;
@@ -398,7 +360,7 @@ std::vector<std::string> url_passwords(const std::string& url) {
 }
 
 HttpProbe::HttpProbe(const HttpCheck& config, Duration timeout)
-    : config_(config), timeout_(timeout), rules_(compile_rules(config_)), url_passwords_(url_passwords(config_.url)),
+    : config_(config), timeout_(timeout), url_passwords_(url_passwords(config_.url)),
       request_url_(config_.url) {
   for (const auto& password : url_passwords_) secrets_.push_back(password);
   if (config_.basic_auth) {
@@ -437,10 +399,6 @@ std::vector<std::optional<CheckResult>> run_http_checks(std::span<HttpProbe* con
   for (std::size_t i = 0; i < probes.size(); ++i) {
     auto& transfer = *transfers.emplace_back(std::make_unique<Transfer>(*probes[i]));
     transfer.started = started;
-    if (!probes[i]->rules().error.empty()) {
-      transfer.result = failed(reason::kOther, probes[i]->rules().error);
-      continue;
-    }
     transfer.easy = curl_easy_init();
     const auto left = std::chrono::duration_cast<Duration>(deadline - started);
     configure(transfer, std::min(probes[i]->timeout(), left));

@@ -11,46 +11,20 @@
 #include <utility>
 #include <vector>
 
-#include "agent/config.h"
+#include "collectors/health/config.h"
 #include "collectors/health/check.h"
-
-namespace re2 {
-class RE2;
-}
 
 namespace assets::health {
 
 // Lower-case header name and value, in the order the server sent them.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-struct HeaderRule {
-  std::string name;  // lower case
-  std::unique_ptr<re2::RE2> regex;
-  bool allow_missing = false;
-};
-
-// The fail_if_* rules of a check, compiled once.
-struct ResponseRules {
-  std::vector<std::unique_ptr<re2::RE2>> body_matches;
-  std::vector<std::unique_ptr<re2::RE2>> body_not_matches;
-  std::vector<HeaderRule> header_matches;
-  std::vector<HeaderRule> header_not_matches;
-  std::string error;  // a regex that did not compile (config.cpp validates them, so rare)
-
-  ResponseRules();
-  ~ResponseRules();
-  ResponseRules(ResponseRules&&) noexcept;
-  ResponseRules& operator=(ResponseRules&&) noexcept;
-};
-
-ResponseRules compile_rules(const HttpCheck& check);
-
 // Each returns a description of the first violated rule, or nullopt when none is.
 // Regexes match anywhere in the text (RE2 partial match), like blackbox_exporter's.
 std::optional<std::string> status_violation(long status_code, const std::vector<StatusRange>& valid);
-std::optional<std::string> body_violation(std::string_view body, const ResponseRules& rules);
+std::optional<std::string> body_violation(std::string_view body, const HttpCheck& check);
 // A header absent from the response violates both kinds of rule unless allow_missing.
-std::optional<std::string> header_violation(const HeaderList& headers, const ResponseRules& rules);
+std::optional<std::string> header_violation(const HeaderList& headers, const HttpCheck& check);
 
 // Parses the header lines of one response ("Name: value" lines after the status line).
 HeaderList parse_header_block(std::string_view block);
@@ -82,7 +56,6 @@ class HttpProbe {
 
   const HttpCheck& config() const { return config_; }
   Duration timeout() const { return timeout_; }
-  const ResponseRules& rules() const { return rules_; }
   // Values to scrub from every detail text.
   std::span<const std::string_view> secrets() const { return secrets_; }
   // The URL libcurl requests and, with tls.server_name, where it really connects.
@@ -92,7 +65,6 @@ class HttpProbe {
  private:
   HttpCheck config_;
   Duration timeout_;
-  ResponseRules rules_;
   std::vector<std::string> url_passwords_;
   std::vector<std::string_view> secrets_;
   std::string request_url_;

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "agent/config.h"
+#include "collectors/health/config.h"
 #include "collectors/health/check.h"
 
 struct pg_conn;

@@ -32,14 +32,6 @@ bool is_ip_address(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buffer.data()) == 1 || inet_pton(AF_INET6, host.c_str(), buffer.data()) == 1;
 }
 
-int tls_version(const std::string& min_version) {
-  if (min_version == "TLS1.0") return TLS1_VERSION;
-  if (min_version == "TLS1.1") return TLS1_1_VERSION;
-  if (min_version == "TLS1.2") return TLS1_2_VERSION;
-  if (min_version == "TLS1.3") return TLS1_3_VERSION;
-  return 0;
-}
-
 std::string openssl_errors() {
   std::string text;
   while (const unsigned long code = ERR_get_error()) {
@@ -93,7 +85,7 @@ std::optional<StepError> Stream::start_tls(const TlsConfig& tls, const std::stri
   context_.reset(SSL_CTX_new(TLS_client_method()));
   if (!context_) return StepError{reason::kTls, "TLS setup: " + openssl_errors()};
   SSL_CTX* context = context_.get();
-  if (const int version = tls_version(tls.min_version); version != 0) SSL_CTX_set_min_proto_version(context, version);
+  if (const int version = openssl_min_version(tls.min_version); version != 0) SSL_CTX_set_min_proto_version(context, version);
   const bool trusted = tls.ca_file.empty() ? SSL_CTX_set_default_verify_paths(context) == 1
                                            : SSL_CTX_load_verify_locations(context, tls.ca_file.c_str(), nullptr) == 1;
   if (!trusted) return StepError{reason::kTls, "loading CA file " + tls.ca_file + ": " + openssl_errors()};
@@ -243,9 +235,7 @@ bool ExpectMatcher::matched(bool pausing) {
   return re2::RE2::PartialMatch(received_, expect_);
 }
 
-TcpProbe::TcpProbe(const TcpCheck& config, Duration timeout) : config_(config), timeout_(timeout) {
-  if (!config_.expect.empty()) expect_ = std::make_unique<re2::RE2>(config_.expect, re2::RE2::Quiet);
-}
+TcpProbe::TcpProbe(const TcpCheck& config, Duration timeout) : config_(config), timeout_(timeout) {}
 
 TcpProbe::~TcpProbe() = default;
 
@@ -254,7 +244,6 @@ std::optional<CheckResult> TcpProbe::run(Clock::time_point deadline, std::stop_t
   deadline = std::min(deadline, started + timeout_);
   const SigpipeGuard no_sigpipe;
   const auto outcome = [&]() -> std::optional<StepError> {
-    if (expect_ && !expect_->ok()) return StepError{reason::kOther, "invalid expect regex: " + expect_->error()};
     const auto address = split_host_port(config_.address);
     if (!address) return StepError{reason::kOther, "address must be host:port: " + config_.address};
     auto resolution = resolve(address->host, address->port, AF_UNSPEC, deadline, stop);
@@ -268,7 +257,7 @@ std::optional<CheckResult> TcpProbe::run(Clock::time_point deadline, std::stop_t
     if (!config_.send.empty()) {
       if (auto failure = stream.send_all(config_.send)) return failure;
     }
-    if (expect_) return stream.read_until(*expect_, config_.max_response_bytes);
+    if (!config_.expect.empty()) return stream.read_until(config_.expect.compiled(), config_.max_response_bytes);
     return std::nullopt;
   }();
   if (outcome && outcome->stopped) return std::nullopt;

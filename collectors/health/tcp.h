@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/config.h"
+#include "collectors/health/config.h"
 #include "collectors/health/check.h"
 
 namespace re2 {
@@ -50,7 +50,6 @@ class TcpProbe {
  private:
   TcpCheck config_;
   Duration timeout_;
-  std::unique_ptr<re2::RE2> expect_;  // null when no expect is configured
 };
 
 }  // namespace assets::health

@@ -69,7 +69,6 @@ class ContainersPodman : public ::testing::Test {
 
   ContainersConfig config() const {
     ContainersConfig config;
-    config.enabled = true;
     config.socket = engine_.socket_path();
     return config;
   }
@@ -277,7 +276,6 @@ TEST(ContainersPodmanTcp, ReadsTheEngineOverTcp) {
   ASSETS_REQUIRE_COMPONENT(engine.start("tcp://" + address), "podman API service on tcp: " + engine.error());
   ASSERT_FALSE(engine.run({"--name", "web"}, {"sleep", "300"}).empty()) << engine.error();
   ContainersConfig config;
-  config.enabled = true;
   config.host = "tcp://" + address;
   ContainersCollector collector(config, containers::make_curl_transport(config));
   const CollectResult result = collector.run(context_with());

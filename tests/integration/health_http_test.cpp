@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include "agent/log.h"
-#include "agent/worker_pool.h"
 #include "tests/integration/health_servers.h"
 #include "tests/support/test_support.h"
 
@@ -452,12 +451,10 @@ TEST_F(HealthHttpTest, StopRequestEndsARunPromptly) {
   }
   Duration timeout{};
   auto collector = make_health(config_with(checks), &timeout);
-  WorkerPool pool(2);
   std::stop_source stop;
   CollectContext context;
   context.deadline = std::chrono::steady_clock::now() + timeout;
   context.stop = stop.get_token();
-  context.pool = &pool;
   std::jthread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop.request_stop();

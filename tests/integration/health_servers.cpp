@@ -18,8 +18,8 @@
 #include <prometheus/text_serializer.h>
 
 #include "agent/config.h"
-#include "agent/worker_pool.h"
 #include "collectors/health/health.h"
+#include "tests/support/configured_collector.h"
 
 namespace assets::testing {
 namespace {
@@ -233,22 +233,16 @@ void TestPki::issue(const std::string& name, const Spec& spec) {
 }
 
 std::unique_ptr<Collector> make_health(const std::string& config_yaml, Duration* timeout) {
-  ConfigResult parsed = parse_config(config_yaml, "test.yml");
-  std::string errors;
-  for (const auto& error : parsed.errors) errors += error.to_string() + "\n";
-  if (!parsed.config) throw std::runtime_error("config rejected:\n" + errors + config_yaml);
-  auto spec = make_health_collector(*parsed.config);
-  if (!spec) throw std::runtime_error("health collector not enabled by:\n" + config_yaml);
-  if (timeout != nullptr) *timeout = spec->timeout;
-  return std::move(spec->collector);
+  auto health = testing::configured_collector("health", config_yaml);
+  if (!health) throw std::runtime_error("health collector not enabled by:\n" + config_yaml);
+  if (timeout != nullptr) *timeout = health->timeout;
+  return std::move(health->collector);
 }
 
 HealthRun run_health(Collector& collector, Duration timeout) {
-  WorkerPool pool(2);
   CollectContext context;
   const auto started = std::chrono::steady_clock::now();
   context.deadline = started + timeout;
-  context.pool = &pool;
   HealthRun run;
   run.result = collector.run(context);
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

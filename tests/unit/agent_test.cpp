@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include "tests/support/fake_collector.h"
 #include "tests/support/test_support.h"
 
@@ -12,15 +14,27 @@ using namespace std::chrono_literals;
 
 testing::FakeBehaviour g_behaviour;
 
-// Enabled when the config has health checks, so a test can switch it by config.
-std::optional<CollectorSpec> make_fake(const Config& config) {
-  if (config.health.empty()) return std::nullopt;
-  return CollectorSpec{std::make_unique<testing::FakeCollector>("assets_test_fake", g_behaviour),
-                       config.global.interval, config.global.timeout};
+// A fake collector under the `health` key: a non-empty list enables it, and its text is its
+// settings, so a test switches it, and changes it, by config. It runs on global's schedule.
+struct FakeSection : CollectorSection {
+  std::string text;
+  bool operator==(const FakeSection&) const = default;
+};
+
+std::shared_ptr<const CollectorSection> decode_fake(const SectionInput& input) {
+  if (!input.node.IsSequence() || input.node.size() == 0) return nullptr;
+  auto section = std::make_shared<FakeSection>();
+  section->interval = input.global.interval;
+  section->timeout = input.global.timeout;
+  section->text = YAML::Dump(input.node);
+  return section;
 }
 
-constexpr RegistryEntry kFakeRegistry[] = {
-    {"fake", make_fake, [](const Config& a, const Config& b) { return a.global == b.global && a.health == b.health; }}};
+std::unique_ptr<Collector> make_fake(const FakeSection&) {
+  return std::make_unique<testing::FakeCollector>("assets_test_fake", g_behaviour);
+}
+
+constexpr CollectorKind kFakeRegistry[] = {collector_kind<FakeSection, make_fake>("health", decode_fake)};
 
 const char* kGoodConfig = R"(global:
   interval: 200ms
@@ -190,7 +204,10 @@ TEST(AgentStart, ListenFailureIsAStartupError) {
   taken.listen_addresses = {"127.0.0.1:0"};
   Store store(1);
   WebServer first(taken, store, [] { return ReloadOutcome{}; });
+  testing::TempDir dir;
+  dir.write("agent.yml", kGoodConfig);  // the fake registry knows no other section
   AgentOptions options;
+  options.config_file = (dir / "agent.yml").string();
   options.web.listen_addresses = {"127.0.0.1:" + std::to_string(first.ports().at(0))};
   Agent agent(kFakeRegistry, options);
   try {

@@ -494,7 +494,7 @@ TEST(BackupsCollector, EachSetRunsOnItsOwnInterval) {
 }
 
 TEST(BackupsCollector, DisabledWithoutSetsAndTimestampPatternsAreValidated) {
-  EXPECT_FALSE(make_backups_collector(parse("global:\n  interval: 30s\n")));
+  EXPECT_FALSE(testing::configured_collector("backups", "global:\n  interval: 30s\n"));
   const ConfigResult bad = parse_config("backups:\n  - name: db\n    path: /tmp\n    timestamp: \"db_%Y.dump\"\n", "t.yml");
   ASSERT_FALSE(bad.errors.empty());
   EXPECT_NE(bad.errors.front().to_string().find("timestamp"), std::string::npos) << bad.errors.front().to_string();

@@ -18,6 +18,7 @@
 #include "agent/collector.h"
 #include "agent/config.h"
 #include "collectors/backups/backups.h"
+#include "tests/support/configured_collector.h"
 #include "tests/support/test_support.h"
 
 namespace assets::testing {
@@ -68,13 +69,13 @@ inline Config parse(const std::string& yaml) {
 // Runs a backups collector made from `yaml` and answers questions about its output.
 class Harness {
  public:
-  explicit Harness(const std::string& yaml) : config_(parse(yaml)) {
-    auto spec = make_backups_collector(config_);
-    EXPECT_TRUE(spec.has_value());
-    if (spec) spec_ = std::move(*spec);
+  explicit Harness(const std::string& yaml) {
+    auto collector = configured_collector("backups", yaml);
+    EXPECT_TRUE(collector.has_value());
+    if (collector) spec_ = std::move(*collector);
   }
 
-  const CollectorSpec& spec() const { return spec_; }
+  const ScheduledCollector& spec() const { return spec_; }
   const CollectResult& result() const { return result_; }
 
   void run(std::chrono::steady_clock::duration budget = 10s) {
@@ -120,8 +121,7 @@ class Harness {
   }
 
  private:
-  Config config_;
-  CollectorSpec spec_;
+  ScheduledCollector spec_;
   CollectResult result_;
 };
 

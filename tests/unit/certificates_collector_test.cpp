@@ -251,19 +251,13 @@ TEST_F(CertificatesCollectorFiles, LongLabelValuesAreBounded) {
 }
 
 TEST(CertificatesCollectorFactory, DisabledWithoutTheSectionAndUsesTheSectionTimes) {
-  ConfigResult without = parse_config("global:\n  interval: 30s\n", "x.yml");
-  ASSERT_TRUE(without.config);
-  EXPECT_FALSE(make_certificates_collector(*without.config));
-  ConfigResult with_section =
-      parse_config("certificates:\n  interval: 5m\n  timeout: 20s\n  files: [/nonexistent/*.pem]\n", "x.yml");
-  ASSERT_TRUE(with_section.config);
-  const auto spec = make_certificates_collector(*with_section.config);
+  EXPECT_FALSE(testing::configured_collector("certificates", "global:\n  interval: 30s\n"));
+  const auto spec = testing::configured_collector(
+      "certificates", "certificates:\n  interval: 5m\n  timeout: 20s\n  files: [/nonexistent/*.pem]\n");
   ASSERT_TRUE(spec);
   EXPECT_EQ(spec->interval, std::chrono::minutes(5));
   EXPECT_EQ(spec->timeout, std::chrono::seconds(20));
-  ConfigResult disabled = parse_config("certificates:\n  enabled: false\n", "x.yml");
-  ASSERT_TRUE(disabled.config);
-  EXPECT_FALSE(make_certificates_collector(*disabled.config));
+  EXPECT_FALSE(testing::configured_collector("certificates", "certificates:\n  enabled: false\n"));
 }
 
 }  // namespace

@@ -13,22 +13,16 @@
 #include "agent/config.h"
 #include "agent/metrics.h"
 #include "collectors/certificates/certificates.h"
+#include "tests/support/configured_collector.h"
 
 namespace assets::testing {
 
 class CertificatesRun {
  public:
   explicit CertificatesRun(const std::string& yaml) {
-    ConfigResult parsed = parse_config(yaml, "certificates-test.yml");
-    if (!parsed.config) {
-      std::string errors;
-      for (const auto& error : parsed.errors) errors += error.to_string() + "\n";
-      throw std::runtime_error("test config rejected:\n" + errors);
-    }
-    config_ = std::move(*parsed.config);
-    auto spec = make_certificates_collector(config_);
-    if (!spec) throw std::runtime_error("the certificates collector is not enabled by the test config");
-    spec_ = std::move(*spec);
+    auto collector = configured_collector("certificates", yaml);
+    if (!collector) throw std::runtime_error("the certificates collector is not enabled by the test config");
+    spec_ = std::move(*collector);
   }
 
   // One run with the collector's own timeout as its deadline; remembers the result.
@@ -42,7 +36,7 @@ class CertificatesRun {
     return result_;
   }
 
-  const CollectorSpec& spec() const { return spec_; }
+  const ScheduledCollector& spec() const { return spec_; }
   const CollectResult& result() const { return result_; }
   std::chrono::duration<double> last_duration() const { return last_duration_; }
 
@@ -87,8 +81,7 @@ class CertificatesRun {
   }
 
  private:
-  Config config_;
-  CollectorSpec spec_;
+  ScheduledCollector spec_;
   CollectResult result_;
   std::chrono::duration<double> last_duration_{};
 };

@@ -9,6 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "collectors/backups/config.h"
+#include "collectors/certificates/config.h"
+#include "collectors/containers/config.h"
+#include "collectors/health/config.h"
 #include "tests/support/test_support.h"
 
 namespace assets {
@@ -16,6 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+
+const std::vector<CheckConfig>& health_checks(const Config& config) {
+  static const std::vector<CheckConfig> kNone;
+  const auto* health = config.section<HealthConfig>("health");
+  return health != nullptr ? health->checks : kNone;
+}
 
 fs::path testdata() { return testing::source_dir() / "tests" / "testdata"; }
 
@@ -73,17 +83,20 @@ TEST(Config, EmbeddedDefaultIsValid) {
   const Config& config = *result.config;
   EXPECT_EQ(config.global.interval, 30s);
   EXPECT_EQ(config.global.timeout, 10s);
-  ASSERT_EQ(config.health.size(), 5U);
-  EXPECT_EQ(config.health[0].http.url, "http://127.0.0.1:8000/healthz");
-  EXPECT_EQ(config.health[3].kind, CheckKind::tcp);
-  EXPECT_EQ(config.health[3].tcp.send, "PING\r\n");
-  EXPECT_EQ(config.health[4].kind, CheckKind::postgres);
-  EXPECT_TRUE(config.containers.enabled);
-  EXPECT_EQ(config.containers.socket, "/var/run/docker.sock");
-  ASSERT_EQ(config.backups.size(), 1U);
-  EXPECT_EQ(config.backups[0].path, "/var/backups/assets");
-  EXPECT_TRUE(config.certificates.enabled);
-  EXPECT_EQ(config.certificates.files, std::vector<std::string>{"/etc/letsencrypt/live/*/fullchain.pem"});
+  const auto& checks = health_checks(config);
+  ASSERT_EQ(checks.size(), 5U);
+  EXPECT_EQ(std::get<HttpCheck>(checks[0].probe).url, "http://127.0.0.1:8000/healthz");
+  EXPECT_EQ(checks[3].kind(), CheckKind::tcp);
+  EXPECT_EQ(std::get<TcpCheck>(checks[3].probe).send, "PING\r\n");
+  EXPECT_EQ(checks[4].kind(), CheckKind::postgres);
+  ASSERT_NE(config.section<ContainersConfig>("containers"), nullptr);
+  EXPECT_EQ(config.section<ContainersConfig>("containers")->socket, "/var/run/docker.sock");
+  ASSERT_NE(config.section<BackupsConfig>("backups"), nullptr);
+  ASSERT_EQ(config.section<BackupsConfig>("backups")->sets.size(), 1U);
+  EXPECT_EQ(config.section<BackupsConfig>("backups")->sets[0].path, "/var/backups/assets");
+  ASSERT_NE(config.section<CertificatesConfig>("certificates"), nullptr);
+  EXPECT_EQ(config.section<CertificatesConfig>("certificates")->files,
+            std::vector<std::string>{"/etc/letsencrypt/live/*/fullchain.pem"});
 }
 
 TEST(Config, DocumentationShowsTheEmbeddedDefault) {
@@ -109,14 +122,14 @@ TEST(Config, ShippedExampleIsValid) {
 TEST(Config, DefaultsComeFromTheStructs) {
   const ConfigResult result = parse_config("health:\n  - name: api\n    kind: http\n    url: http://x/\n", "t.yml");
   ASSERT_TRUE(result.config.has_value());
-  const HttpCheck& http = result.config->health[0].http;
+  const HttpCheck& http = std::get<HttpCheck>(health_checks(*result.config)[0].probe);
   EXPECT_EQ(http.method, "GET");
   EXPECT_EQ(http.valid_status_codes, std::vector<StatusRange>{StatusRange{}});
   EXPECT_TRUE(http.follow_redirects);
   EXPECT_EQ(http.max_body_bytes, 1U << 20);
-  EXPECT_EQ(result.config->interval_or_default(result.config->health[0].interval), 30s);
-  EXPECT_FALSE(result.config->containers.enabled);
-  EXPECT_FALSE(result.config->certificates.enabled);
+  EXPECT_EQ(health_checks(*result.config)[0].interval, 30s);
+  EXPECT_EQ(result.config->section<ContainersConfig>("containers"), nullptr);
+  EXPECT_EQ(result.config->section<CertificatesConfig>("certificates"), nullptr);
 }
 
 TEST(Config, ExpandsEnvironmentVariables) {
@@ -124,7 +137,7 @@ TEST(Config, ExpandsEnvironmentVariables) {
   const ConfigResult result = parse_config(
       "health:\n  - name: api\n    kind: http\n    url: http://${ASSETS_AGENT_TEST_HOST}:8000/$$path\n", "t.yml");
   ASSERT_TRUE(result.config.has_value());
-  EXPECT_EQ(result.config->health[0].http.url, "http://10.0.0.7:8000/$path");
+  EXPECT_EQ(std::get<HttpCheck>(health_checks(*result.config)[0].probe).url, "http://10.0.0.7:8000/$path");
 }
 
 TEST(Config, ReadsSecretsFromFilesAndNeverPrintsThem) {
@@ -139,7 +152,7 @@ TEST(Config, ReadsSecretsFromFilesAndNeverPrintsThem) {
 
   result = parse_config(yaml.substr(0, yaml.find("    sslmode")), "t.yml");
   ASSERT_TRUE(result.config.has_value());
-  EXPECT_EQ(result.config->health[0].postgres.password.reveal(), secret);
+  EXPECT_EQ(std::get<PostgresCheck>(health_checks(*result.config)[0].probe).password.reveal(), secret);
 }
 
 TEST(Config, InlineSecretWithWrongTypeDoesNotEchoIt) {

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/collect_result.h"
+#include "tests/support/configured_collector.h"
 #include "tests/support/golden.h"
 #include "tests/support/test_support.h"
 
@@ -107,7 +108,6 @@ struct Harness {
   std::unique_ptr<ContainersCollector> collector;
 
   explicit Harness(ContainersConfig config = {}) {
-    config.enabled = true;
     collector = std::make_unique<ContainersCollector>(std::move(config), std::make_unique<FakeTransport>(engine));
   }
   CollectResult run() { return collector->run(context_with()); }
@@ -511,18 +511,14 @@ TEST(ContainersCollector, APassedDeadlineStopsInspections) {
 }
 
 TEST(ContainersCollector, FactoryHonoursEnabledAndDefaults) {
-  Config config;
-  EXPECT_FALSE(make_containers_collector(config));
-  config.containers.enabled = true;
-  config.global.interval = std::chrono::seconds(30);
-  config.global.timeout = std::chrono::seconds(10);
-  auto spec = make_containers_collector(config);
+  EXPECT_FALSE(testing::configured_collector("containers", "global:\n  interval: 30s\n"));
+  EXPECT_FALSE(testing::configured_collector("containers", "containers:\n  enabled: false\n"));
+  auto spec = testing::configured_collector("containers", "global:\n  interval: 30s\n  timeout: 10s\ncontainers:\n");
   ASSERT_TRUE(spec);
   EXPECT_EQ(spec->interval, std::chrono::seconds(30));
   EXPECT_EQ(spec->timeout, std::chrono::seconds(10));
-  config.containers.interval = std::chrono::seconds(15);
-  config.containers.timeout = std::chrono::seconds(5);
-  spec = make_containers_collector(config);
+  spec = testing::configured_collector("containers", "containers:\n  interval: 15s\n  timeout: 5s\n");
+  ASSERT_TRUE(spec);
   EXPECT_EQ(spec->interval, std::chrono::seconds(15));
   EXPECT_EQ(spec->timeout, std::chrono::seconds(5));
 }

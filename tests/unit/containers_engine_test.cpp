@@ -137,7 +137,6 @@ std::string docker_engine(const std::string& request_line) {
 
 ContainersConfig socket_config(const std::string& path) {
   ContainersConfig config;
-  config.enabled = true;
   config.socket = path;
   return config;
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/fan_out.h"
 #include "agent/web_server.h"
 #include "tests/support/fake_collector.h"
 #include "tests/support/test_support.h"
@@ -14,7 +15,7 @@ using testing::FakeBehaviour;
 using testing::FakeCollector;
 
 ScheduledCollector fake(const std::string& name, FakeBehaviour& behaviour, Duration interval, Duration timeout) {
-  return {name, CollectorSpec{std::make_unique<FakeCollector>("assets_test_" + name, behaviour), interval, timeout}};
+  return {name, std::make_unique<FakeCollector>("assets_test_" + name, behaviour), interval, timeout};
 }
 
 using testing::eventually;
@@ -36,8 +37,7 @@ TEST(Scheduler, RunsEachCollectorOnItsInterval) {
   collectors.push_back(fake("fast", fast, 100ms, 50ms));
   collectors.push_back(fake("slow", slow, 10s, 1s));
   Scheduler scheduler(store_owner, 0ms);
-  auto pool = std::make_shared<WorkerPool>(2);
-  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
+  for (auto& collector : collectors) scheduler.start(std::move(collector));
   EXPECT_TRUE(eventually([&] { return fast.runs >= 5; }));
   EXPECT_EQ(slow.runs, 1);
   EXPECT_TRUE(store.snapshot()->ready);
@@ -52,8 +52,7 @@ TEST(Scheduler, ExceptionBecomesFailedRun) {
   std::vector<ScheduledCollector> collectors;
   collectors.push_back(fake("broken", behaviour, 10s, 1s));
   Scheduler scheduler(store_owner, 0ms);
-  auto pool = std::make_shared<WorkerPool>(1);
-  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
+  for (auto& collector : collectors) scheduler.start(std::move(collector));
   ASSERT_TRUE(eventually([&] { return store.snapshot()->ready; }));
   const auto snapshot = store.snapshot();
   EXPECT_FALSE(find(*snapshot, "broken")->success);
@@ -65,12 +64,11 @@ TEST(Scheduler, OverrunIsAFailureButKeepsResults) {
   FakeBehaviour behaviour;
   behaviour.hang = true;
   FakeCollector collector("assets_test_overrun", behaviour);
-  WorkerPool pool(1);
   std::thread releaser([&] {
     std::this_thread::sleep_for(300ms);
     behaviour.release_all();
   });
-  const CollectorRun run = Scheduler::run_once(collector, 100ms, pool);
+  const CollectorRun run = Scheduler::run_once(collector, 100ms);
   releaser.join();
   EXPECT_FALSE(run.success);
   EXPECT_NE(run.error.find("longer than its timeout"), std::string::npos);
@@ -90,8 +88,7 @@ TEST(Scheduler, HangingCollectorDelaysNeitherScrapesNorOtherCollectors) {
   collectors.push_back(fake("hanging", hanging, 1s, 200ms));
   collectors.push_back(fake("healthy", healthy, 100ms, 50ms));
   Scheduler scheduler(store_owner, 0ms);
-  auto pool = std::make_shared<WorkerPool>(2);
-  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
+  for (auto& collector : collectors) scheduler.start(std::move(collector));
   WebOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
   WebServer web(options, store, [] { return ReloadOutcome{true, "ok"}; });
@@ -120,8 +117,7 @@ TEST(Scheduler, StopWakesSleepingDriversAtOnce) {
   std::vector<ScheduledCollector> collectors;
   collectors.push_back(fake("idle", behaviour, 1h, 1s));
   Scheduler scheduler(store_owner, 0ms);
-  auto pool = std::make_shared<WorkerPool>(1);
-  for (auto& collector : collectors) scheduler.start(std::move(collector), pool);
+  for (auto& collector : collectors) scheduler.start(std::move(collector));
   ASSERT_TRUE(eventually([&] { return behaviour.runs == 1; }));
   const auto started = std::chrono::steady_clock::now();
   scheduler.request_stop();
@@ -140,7 +136,7 @@ TEST(Scheduler, StopAbandonsADriverStuckPastItsBudget) {
   stuck.ignore_stop = true;
   store->set_collectors({"stuck"}, "t");
   Scheduler scheduler(store, 0ms);
-  scheduler.start(fake("stuck", stuck, 1h, 100ms), std::make_shared<WorkerPool>(1));
+  scheduler.start(fake("stuck", stuck, 1h, 100ms));
   ASSERT_TRUE(eventually([&] { return stuck.runs == 1; }));
 
   const auto started = std::chrono::steady_clock::now();
@@ -165,7 +161,7 @@ TEST(Scheduler, RunInProgressShowsItsStartAndTimeout) {
   store->set_collectors({"hanging"}, "t");
   Scheduler scheduler(store, 0ms);
   const double before = unix_time_now();
-  scheduler.start(fake("hanging", hanging, 1h, 250ms), std::make_shared<WorkerPool>(1));
+  scheduler.start(fake("hanging", hanging, 1h, 250ms));
   ASSERT_TRUE(eventually([&] { return hanging.runs == 1; }));
   store->refresh();  // what the daemon does every 5 s
   const auto snapshot = store->snapshot();
@@ -180,26 +176,42 @@ TEST(Scheduler, RunInProgressShowsItsStartAndTimeout) {
   EXPECT_TRUE(scheduler.wait_stopped(2s));
 }
 
-TEST(WorkerPool, RunsAllTasksWithBoundedThreads) {
-  WorkerPool pool(3);
+TEST(FanOut, RunsEveryTaskWithBoundedThreads) {
   std::atomic<int> running{0};
   std::atomic<int> peak{0};
-  std::atomic<int> done{0};
-  std::vector<std::function<void()>> tasks;
-  for (int i = 0; i < 20; ++i) {
-    tasks.emplace_back([&] {
-      const int now = ++running;
-      int seen = peak;
-      while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-      }
-      std::this_thread::sleep_for(5ms);
-      --running;
-      ++done;
-    });
-  }
-  pool.run_all(std::move(tasks));
-  EXPECT_EQ(done, 20);
+  std::vector<int> done(20, 0);
+  fan_out(done.size(), 3, {}, [&](std::size_t i) {
+    const int now = ++running;
+    int seen = peak;
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(5ms);
+    --running;
+    ++done[i];
+  });
+  EXPECT_EQ(std::count(done.begin(), done.end(), 1), 20);
   EXPECT_LE(peak, 3);
+}
+
+TEST(FanOut, SkipsTasksNotBegunWhenAStopIsRequested) {
+  std::stop_source stop;
+  std::atomic<int> started{0};
+  fan_out(100, 2, stop.get_token(), [&](std::size_t) {
+    if (++started == 2) stop.request_stop();
+  });
+  EXPECT_LE(started, 3);  // the other thread may have taken one more before it saw the stop
+}
+
+TEST(DueTime, ATargetIsDueWhenLessThanHalfATickIsLeft) {
+  using Clock = DueTime::Clock;
+  const Clock::time_point start = Clock::now();
+  DueTime due;
+  EXPECT_TRUE(due.due(start, 10s));  // never ran
+  due.ran(start, 30s);
+  EXPECT_FALSE(due.due(start + 10s, 10s));
+  EXPECT_FALSE(due.due(start + 25s, 10s));
+  EXPECT_TRUE(due.due(start + 25s + 1ms, 10s));  // the tick at 30s may come a little early
+  EXPECT_TRUE(due.due(start + 40s, 10s));
 }
 
 }  // namespace
