@@ -1,8 +1,5 @@
 #include "collectors/certificates/certificates.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -61,14 +58,6 @@ std::string expiry_summary(const std::vector<CertificateRecord>& certificates, d
                           (soonest->subject_cn.empty() ? "" : " (CN=" + soonest->subject_cn + ")");
   if (left.count() <= 0) return who + " expired " + format_duration(-left) + " ago";
   return who + " expires in " + format_duration(left);
-}
-
-void block_sigpipe_in_this_thread() {
-  // OpenSSL writes with plain send(); a peer that resets must not kill the agent.
-  sigset_t pipe_only;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
 }
 
 // Builds the samples straight into the families: a scan of 10,000 files yields over
@@ -214,7 +203,6 @@ class CertificatesCollector final : public Collector {
                                                       config_.endpoints.size());
       for (std::size_t i = 0; i < worker_count; ++i) {
         workers.emplace_back([&] {
-          block_sigpipe_in_this_thread();
           for (std::size_t index = next_endpoint++; index < endpoints.size(); index = next_endpoint++) {
             const auto& endpoint = config_.endpoints[index];
             try {
