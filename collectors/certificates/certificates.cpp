@@ -1,8 +1,5 @@
 #include "collectors/certificates/certificates.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -61,14 +58,6 @@ std::string expiry_summary(const std::vector<CertificateRecord>& certificates, d
                           (soonest->subject_cn.empty() ? "" : " (CN=" + soonest->subject_cn + ")");
   if (left.count() <= 0) return who + " expired " + format_duration(-left) + " ago";
   return who + " expires in " + format_duration(left);
-}
-
-void block_sigpipe_in_this_thread() {
-  // OpenSSL writes with plain send(); a peer that resets must not kill the agent.
-  sigset_t pipe_only;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
 }
 
 // Builds the samples straight into the families: a scan of 10,000 files yields over
@@ -212,7 +201,6 @@ class CertificatesCollector final : public Collector {
       // Endpoints are probed by a bounded set of threads while this thread reads the files.
       std::jthread probing([&] {
         fan_out(endpoints.size(), static_cast<std::size_t>(config_.max_parallel), context.stop, [&](std::size_t i) {
-          block_sigpipe_in_this_thread();
           const auto& endpoint = config_.endpoints[i];
           try {
             endpoints[i] = probe(endpoint, *clients.at(endpoint.ca_file), context);

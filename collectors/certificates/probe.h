@@ -52,7 +52,6 @@ struct ProbeOutcome {
 };
 
 // Resolves, connects and handshakes without blocking past the deadline or a stop request.
-// Call it from a thread that blocks SIGPIPE (a peer may reset while the client writes).
 ProbeOutcome probe_tls_endpoint(const ProbeRequest& request, const TlsClient& client, std::stop_token stop);
 
 }  // namespace assets

@@ -1,219 +1,24 @@
 #include "collectors/health/net.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <array>
 #include <cerrno>
-#include <condition_variable>
-#include <cstring>
-#include <memory>
-#include <mutex>
-#include <thread>
+
+#include "collectors/health/check.h"
 
 namespace assets::health {
-namespace {
 
-// How often waits wake up to notice a stop request.
-constexpr auto kWaitSlice = std::chrono::milliseconds(100);
-// Enough addresses for dual-stack hosts; more only slow a failing check down.
-constexpr std::size_t kMaxEndpoints = 8;
-
-std::string numeric_address(const sockaddr* address, socklen_t length) {
-  std::array<char, NI_MAXHOST> text{};
-  if (getnameinfo(address, length, text.data(), text.size(), nullptr, 0, NI_NUMERICHOST) != 0) return "?";
-  return text.data();
-}
-
-std::vector<Endpoint> endpoints_of(const addrinfo* list) {
-  std::vector<Endpoint> endpoints;
-  for (const addrinfo* entry = list; entry != nullptr && endpoints.size() < kMaxEndpoints; entry = entry->ai_next) {
-    if (entry->ai_addrlen > sizeof(sockaddr_storage)) continue;
-    Endpoint endpoint;
-    std::memcpy(&endpoint.address, entry->ai_addr, entry->ai_addrlen);
-    endpoint.length = entry->ai_addrlen;
-    endpoint.text = numeric_address(entry->ai_addr, entry->ai_addrlen);
-    endpoints.push_back(std::move(endpoint));
+std::string_view reason_of(const net::Failure& failure) {
+  switch (failure.kind) {
+    case net::FailureKind::timeout:
+      return reason::kTimeout;
+    case net::FailureKind::dns:
+      return reason::kDns;
+    case net::FailureKind::connect:
+      return failure.connect_errno == ETIMEDOUT ? reason::kTimeout : reason::kRefused;
+    case net::FailureKind::stopped:
+    case net::FailureKind::other:
+      break;
   }
-  return endpoints;
-}
-
-// Shared between resolve() and its helper thread, which may outlive the call.
-struct Lookup {
-  std::mutex mutex;
-  std::condition_variable done_signal;
-  bool done = false;
-  int status = 0;
-  std::vector<Endpoint> endpoints;
-};
-
-addrinfo hints_for(int family, int flags) {
-  addrinfo hints{};
-  hints.ai_family = family;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = flags;
-  return hints;
-}
-
-std::string port_text(const sockaddr_storage& address) {
-  if (address.ss_family == AF_INET) return std::to_string(ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port));
-  if (address.ss_family == AF_INET6) {
-    return std::to_string(ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port));
-  }
-  return "?";
-}
-
-std::string describe(const Endpoint& endpoint) {
-  const bool v6 = endpoint.address.ss_family == AF_INET6;
-  return (v6 ? "[" + endpoint.text + "]" : endpoint.text) + ":" + port_text(endpoint.address);
-}
-
-}  // namespace
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-int UniqueFd::release() {
-  const int fd = fd_;
-  fd_ = -1;
-  return fd;
-}
-
-Resolution resolve(const std::string& host, const std::string& port, int family, Clock::time_point deadline,
-                   std::stop_token stop) {
-  Resolution resolution;
-  // Numeric addresses need no lookup, and no thread.
-  const addrinfo numeric_hints = hints_for(family, AI_NUMERICHOST | AI_NUMERICSERV);
-  addrinfo* list = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &numeric_hints, &list) == 0) {
-    resolution.endpoints = endpoints_of(list);
-    freeaddrinfo(list);
-    return resolution;
-  }
-
-  auto lookup = std::make_shared<Lookup>();
-  std::thread([lookup, host, port, family] {
-    const addrinfo hints = hints_for(family, AI_ADDRCONFIG | AI_NUMERICSERV);
-    addrinfo* found = nullptr;
-    const int status = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
-    std::vector<Endpoint> endpoints = status == 0 ? endpoints_of(found) : std::vector<Endpoint>{};
-    if (found != nullptr) freeaddrinfo(found);
-    std::lock_guard lock(lookup->mutex);
-    lookup->status = status;
-    lookup->endpoints = std::move(endpoints);
-    lookup->done = true;
-    lookup->done_signal.notify_all();
-  }).detach();
-
-  std::unique_lock lock(lookup->mutex);
-  while (!lookup->done) {
-    if (stop.stop_requested()) {
-      resolution.error = StepError{reason::kOther, "stopped", true};
-      return resolution;
-    }
-    const auto now = Clock::now();
-    if (now >= deadline) {
-      resolution.error = StepError{reason::kTimeout, "resolving " + host + ": no answer before the timeout"};
-      return resolution;
-    }
-    lookup->done_signal.wait_until(lock, std::min(deadline, now + kWaitSlice));
-  }
-  if (lookup->status != 0) {
-    resolution.error = StepError{reason::kDns, "resolving " + host + ": " + gai_strerror(lookup->status)};
-  } else if (lookup->endpoints.empty()) {
-    resolution.error = StepError{reason::kDns, "resolving " + host + ": no usable address"};
-  } else {
-    resolution.endpoints = std::move(lookup->endpoints);
-  }
-  return resolution;
-}
-
-WaitResult wait_for(int fd, short events, Clock::time_point deadline, std::stop_token stop) {
-  while (true) {
-    if (stop.stop_requested()) return WaitResult::stopped;
-    const auto now = Clock::now();
-    if (now >= deadline) return WaitResult::timeout;
-    const auto slice = std::chrono::ceil<std::chrono::milliseconds>(std::min<Clock::duration>(deadline - now, kWaitSlice));
-    pollfd entry{fd, events, 0};
-    const int ready = poll(&entry, 1, static_cast<int>(slice.count()));
-    if (ready > 0) return WaitResult::ready;
-    if (ready < 0 && errno != EINTR) return WaitResult::ready;  // let the next read or write report it
-  }
-}
-
-Connection connect_any(const std::vector<Endpoint>& endpoints, Clock::time_point deadline, std::stop_token stop) {
-  Connection connection;
-  connection.error = StepError{reason::kOther, "no address to connect to"};
-  for (const Endpoint& endpoint : endpoints) {
-    UniqueFd fd(socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) {
-      connection.error = StepError{reason::kOther, std::string("socket: ") + std::strerror(errno)};
-      continue;
-    }
-    int error = 0;
-    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.length) != 0) {
-      error = errno;
-      if (error == EINPROGRESS) {
-        switch (wait_for(fd.get(), POLLOUT, deadline, stop)) {
-          case WaitResult::stopped:
-            connection.error = StepError{reason::kOther, "stopped", true};
-            return connection;
-          case WaitResult::timeout:
-            connection.error = StepError{reason::kTimeout, "connecting to " + describe(endpoint) + ": timed out"};
-            return connection;
-          case WaitResult::ready: {
-            socklen_t length = sizeof error;
-            if (getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
-            break;
-          }
-        }
-      }
-    }
-    if (error == 0) {
-      connection.fd = std::move(fd);
-      connection.error.reset();
-      return connection;
-    }
-    // Refused and unreachable alike: nothing accepts connections at that address.
-    const std::string_view failure = error == ETIMEDOUT ? reason::kTimeout : reason::kRefused;
-    connection.error = StepError{failure, "connecting to " + describe(endpoint) + ": " + std::strerror(error)};
-  }
-  return connection;
-}
-
-SigpipeGuard::SigpipeGuard() {
-  sigset_t pending;
-  sigemptyset(&pending);
-  sigpending(&pending);
-  was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  sigset_t block;
-  sigemptyset(&block);
-  sigaddset(&block, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &block, &previous_);
-}
-
-SigpipeGuard::~SigpipeGuard() {
-  if (!was_pending_) {
-    sigset_t pipe_only;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    const timespec no_wait{0, 0};
-    while (sigtimedwait(&pipe_only, nullptr, &no_wait) == SIGPIPE) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  return reason::kOther;
 }
 
 }  // namespace assets::health

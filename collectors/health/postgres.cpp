@@ -1,17 +1,15 @@
 #include "collectors/health/postgres.h"
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
-#include <poll.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdlib>
 
 #include <re2/re2.h>
 
 #include "collectors/health/net.h"
+#include "collectors/net/socket.h"
 
 namespace assets::health {
 namespace {
@@ -41,11 +39,6 @@ std::string_view classify_sqlstate(std::string_view state) {
 }
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
-
-bool is_numeric_address(const std::string& host) {
-  std::array<unsigned char, 16> buffer{};
-  return inet_pton(AF_INET, host.c_str(), buffer.data()) == 1 || inet_pton(AF_INET6, host.c_str(), buffer.data()) == 1;
-}
 
 std::string find_parameter(const ConnectionParameters& parameters, std::string_view key) {
   for (const auto& [name, value] : parameters) {
@@ -92,12 +85,12 @@ Failure connection_failure(PGconn* connection, std::string_view doing) {
 
 std::optional<Failure> wait(PGconn* connection, short events, Clock::time_point deadline, std::stop_token stop,
                             std::string_view doing) {
-  switch (wait_for(PQsocket(connection), events, deadline, stop)) {
-    case WaitResult::ready:
+  switch (net::wait_for(PQsocket(connection), events, deadline, stop)) {
+    case net::WaitResult::ready:
       return std::nullopt;
-    case WaitResult::timeout:
+    case net::WaitResult::timeout:
       return Failure{reason::kTimeout, std::string(doing) + ": timed out"};
-    case WaitResult::stopped:
+    case net::WaitResult::stopped:
       break;
   }
   return Failure{reason::kOther, "stopped", true};
@@ -242,7 +235,7 @@ PostgresProbe::~PostgresProbe() = default;
 std::optional<CheckResult> PostgresProbe::run(Clock::time_point deadline, std::stop_token stop) {
   const auto started = Clock::now();
   deadline = std::min(deadline, started + timeout_);
-  const SigpipeGuard no_sigpipe;
+  const net::SigpipeGuard no_sigpipe;
   PostgresFacts facts;
 
   const auto connect = [&]() -> std::optional<Failure> {
@@ -250,12 +243,12 @@ std::optional<CheckResult> PostgresProbe::run(Clock::time_point deadline, std::s
     // Resolve here, bounded by the deadline; libpq's own lookup would block without one.
     const std::string host = find_parameter(parameters, "host");
     const bool plain_name = !host.empty() && host.front() != '/' && host.front() != '@' &&
-                            host.find(',') == std::string::npos && !is_numeric_address(host);
+                            host.find(',') == std::string::npos && !net::is_ip_literal(host);
     if (plain_name && find_parameter(parameters, "hostaddr").empty()) {
       std::string port = find_parameter(parameters, "port");
-      auto resolution = resolve(host, port.empty() ? "5432" : port, AF_UNSPEC, deadline, stop);
-      if (resolution.error) {
-        return Failure{resolution.error->reason, resolution.error->detail, resolution.error->stopped};
+      auto resolution = net::resolve(HostPort{host, port.empty() ? "5432" : port}, deadline, stop);
+      if (const auto& failure = resolution.failure) {
+        return Failure{reason_of(*failure), failure->detail, failure->kind == net::FailureKind::stopped};
       }
       std::string hosts;
       std::string addresses;

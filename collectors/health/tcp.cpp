@@ -1,11 +1,7 @@
 #include "collectors/health/tcp.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
 
 #include <array>
 #include <cerrno>
@@ -14,6 +10,8 @@
 #include <re2/re2.h>
 
 #include "collectors/health/net.h"
+#include "collectors/net/socket.h"
+#include "collectors/net/tls.h"
 
 namespace assets::health {
 namespace {
@@ -27,26 +25,17 @@ struct SslDeleter {
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 
-bool is_ip_address(const std::string& host) {
-  std::array<unsigned char, sizeof(in6_addr)> buffer{};
-  return inet_pton(AF_INET, host.c_str(), buffer.data()) == 1 || inet_pton(AF_INET6, host.c_str(), buffer.data()) == 1;
-}
-
-std::string openssl_errors() {
-  std::string text;
-  while (const unsigned long code = ERR_get_error()) {
-    std::array<char, 256> buffer{};
-    ERR_error_string_n(code, buffer.data(), buffer.size());
-    if (!text.empty()) text += "; ";
-    text += buffer.data();
-  }
-  return text;
-}
+// A failure of a step: reason label and detail; `stopped` when a stop was requested.
+struct StepError {
+  std::string_view reason;
+  std::string detail;
+  bool stopped = false;
+};
 
 // The socket, plain or wrapped in TLS; all operations are non-blocking with a deadline.
 class Stream {
  public:
-  Stream(UniqueFd fd, Clock::time_point deadline, std::stop_token stop)
+  Stream(net::UniqueFd fd, Clock::time_point deadline, std::stop_token stop)
       : fd_(std::move(fd)), deadline_(deadline), stop_(std::move(stop)) {}
 
   std::optional<StepError> start_tls(const TlsConfig& tls, const std::string& host);
@@ -60,7 +49,7 @@ class Stream {
   long transfer(bool write, char* data, std::size_t size);
   std::optional<StepError> wait(short events, std::string_view doing);
 
-  UniqueFd fd_;
+  net::UniqueFd fd_;
   Clock::time_point deadline_;
   std::stop_token stop_;
   SslCtxPtr context_;
@@ -70,12 +59,12 @@ class Stream {
 };
 
 std::optional<StepError> Stream::wait(short events, std::string_view doing) {
-  switch (wait_for(fd_.get(), events, deadline_, stop_)) {
-    case WaitResult::ready:
+  switch (net::wait_for(fd_.get(), events, deadline_, stop_)) {
+    case net::WaitResult::ready:
       return std::nullopt;
-    case WaitResult::timeout:
+    case net::WaitResult::timeout:
       return StepError{reason::kTimeout, std::string(doing) + ": timed out"};
-    case WaitResult::stopped:
+    case net::WaitResult::stopped:
       break;
   }
   return StepError{reason::kOther, "stopped", true};
@@ -83,32 +72,27 @@ std::optional<StepError> Stream::wait(short events, std::string_view doing) {
 
 std::optional<StepError> Stream::start_tls(const TlsConfig& tls, const std::string& host) {
   context_.reset(SSL_CTX_new(TLS_client_method()));
-  if (!context_) return StepError{reason::kTls, "TLS setup: " + openssl_errors()};
+  if (!context_) return StepError{reason::kTls, "TLS setup: " + net::openssl_errors()};
   SSL_CTX* context = context_.get();
   if (const int version = openssl_min_version(tls.min_version); version != 0) SSL_CTX_set_min_proto_version(context, version);
   const bool trusted = tls.ca_file.empty() ? SSL_CTX_set_default_verify_paths(context) == 1
                                            : SSL_CTX_load_verify_locations(context, tls.ca_file.c_str(), nullptr) == 1;
-  if (!trusted) return StepError{reason::kTls, "loading CA file " + tls.ca_file + ": " + openssl_errors()};
+  if (!trusted) return StepError{reason::kTls, "loading CA file " + tls.ca_file + ": " + net::openssl_errors()};
   if (!tls.cert_file.empty()) {
     if (SSL_CTX_use_certificate_chain_file(context, tls.cert_file.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(context, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(context) != 1) {
-      return StepError{reason::kTls, "loading client certificate " + tls.cert_file + ": " + openssl_errors()};
+      return StepError{reason::kTls, "loading client certificate " + tls.cert_file + ": " + net::openssl_errors()};
     }
   }
   SSL_CTX_set_verify(context, tls.insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
 
   ssl_.reset(SSL_new(context));
   SSL* ssl = ssl_.get();
-  if (ssl == nullptr || SSL_set_fd(ssl, fd_.get()) != 1) return StepError{reason::kTls, "TLS setup: " + openssl_errors()};
-  const std::string name = tls.server_name.empty() ? host : tls.server_name;
-  if (is_ip_address(name)) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
-  } else {
-    // SSL_set_tlsext_host_name() is a macro with a C cast; this is what it expands to.
-    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str()));
-    SSL_set1_host(ssl, name.c_str());
+  if (ssl == nullptr || SSL_set_fd(ssl, fd_.get()) != 1) {
+    return StepError{reason::kTls, "TLS setup: " + net::openssl_errors()};
   }
+  net::expect_peer_name(ssl, tls.server_name.empty() ? host : tls.server_name);
   while (true) {
     ERR_clear_error();
     const int done = SSL_connect(ssl);
@@ -122,7 +106,7 @@ std::optional<StepError> Stream::start_tls(const TlsConfig& tls, const std::stri
     std::string detail = "TLS handshake: ";
     if (verify != X509_V_OK) {
       detail += std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
-    } else if (std::string errors = openssl_errors(); !errors.empty()) {
+    } else if (std::string errors = net::openssl_errors(); !errors.empty()) {
       detail += errors;
     } else {
       detail += "connection closed by the peer";
@@ -156,7 +140,7 @@ long Stream::transfer(bool write, char* data, std::size_t size) {
     case SSL_ERROR_ZERO_RETURN:
       return 0;
     default: {
-      const std::string errors = openssl_errors();
+      const std::string errors = net::openssl_errors();
       // A peer that closes without close_notify looks like an error to OpenSSL: treat as end.
       if (errors.empty() && !write) return 0;
       error_ = errors.empty() ? std::string(std::strerror(errno)) : errors;
@@ -242,14 +226,14 @@ TcpProbe::~TcpProbe() = default;
 std::optional<CheckResult> TcpProbe::run(Clock::time_point deadline, std::stop_token stop) const {
   const auto started = Clock::now();
   deadline = std::min(deadline, started + timeout_);
-  const SigpipeGuard no_sigpipe;
+  const net::SigpipeGuard no_sigpipe;
   const auto outcome = [&]() -> std::optional<StepError> {
     const auto address = split_host_port(config_.address);
     if (!address) return StepError{reason::kOther, "address must be host:port: " + config_.address};
-    auto resolution = resolve(address->host, address->port, AF_UNSPEC, deadline, stop);
-    if (resolution.error) return resolution.error;
-    auto connection = connect_any(resolution.endpoints, deadline, stop);
-    if (connection.error) return connection.error;
+    auto connection = net::connect_to(*address, deadline, stop);
+    if (const auto& failure = connection.failure) {
+      return StepError{reason_of(*failure), failure->detail, failure->kind == net::FailureKind::stopped};
+    }
     Stream stream(std::move(connection.fd), deadline, stop);
     if (config_.tls) {
       if (auto failure = stream.start_tls(*config_.tls, address->host)) return failure;

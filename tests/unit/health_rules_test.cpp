@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "agent/config.h"
+#include "agent/host_port.h"
 #include "collectors/health/health.h"
 #include "collectors/health/check.h"
 #include "collectors/health/http.h"
-#include "collectors/health/net.h"
 #include "collectors/health/postgres.h"
 #include "tests/support/configured_collector.h"
 #include "tests/support/golden.h"
