@@ -19,6 +19,7 @@
 #include "agent/files.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
+#include "agent/reason.h"
 #include "collectors/backups/name_time.h"
 #include "collectors/backups/pg_restore.h"
 #include "collectors/backups/restore_status.h"
@@ -36,12 +37,12 @@ constexpr std::size_t kVerdictCacheSize = 4;
 // Time kept back from a run's deadline for everything after the verification.
 constexpr auto kDeadlineReserve = std::chrono::milliseconds(100);
 
-constexpr std::string_view kReasonNotFound = "not_found";
-constexpr std::string_view kReasonPermissionDenied = "permission_denied";
+constexpr std::string_view kReasonNotFound = reason::kNotFound;
+constexpr std::string_view kReasonPermissionDenied = reason::kPermissionDenied;
 constexpr std::string_view kReasonNoBackups = "no_backups";
 constexpr std::string_view kReasonVerifyFailed = "verify_failed";
 constexpr std::string_view kReasonTooSmall = "too_small";
-constexpr std::string_view kReasonOther = "other";
+constexpr std::string_view kReasonOther = reason::kOther;
 
 std::string_view reason_for(ScanError error) {
   switch (error) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <iterator>
 
 #include <re2/re2.h>
 
@@ -30,43 +31,27 @@ std::optional<NameTimePattern> NameTimePattern::compile(std::string_view pattern
       error = "ends with a lone %";
       return std::nullopt;
     }
-    Field field;
-    switch (pattern[i]) {
-      case '%':
-        regex += "%";
-        continue;
-      case 'Y':
-        field = Field::year;
-        regex += "([0-9]{4})";
-        break;
-      case 'm':
-        field = Field::month;
-        regex += "([0-9]{2})";
-        break;
-      case 'd':
-        field = Field::day;
-        regex += "([0-9]{2})";
-        break;
-      case 'H':
-        field = Field::hour;
-        regex += "([0-9]{2})";
-        break;
-      case 'M':
-        field = Field::minute;
-        regex += "([0-9]{2})";
-        break;
-      case 'S':
-        field = Field::second;
-        regex += "([0-9]{2})";
-        break;
-      case 's':
-        field = Field::epoch;
-        regex += "([0-9]{1,12})";
-        break;
-      default:
-        error = std::string("unknown conversion %") + pattern[i] + " (known: %Y %m %d %H %M %S %s %%)";
-        return std::nullopt;
+    if (pattern[i] == '%') {
+      regex += "%";
+      continue;
     }
+    struct Conversion {
+      char letter;
+      Field field;
+      std::string_view digits;
+    };
+    static constexpr Conversion kConversions[] = {
+        {'Y', Field::year, "([0-9]{4})"},   {'m', Field::month, "([0-9]{2})"},  {'d', Field::day, "([0-9]{2})"},
+        {'H', Field::hour, "([0-9]{2})"},   {'M', Field::minute, "([0-9]{2})"}, {'S', Field::second, "([0-9]{2})"},
+        {'s', Field::epoch, "([0-9]{1,12})"}};
+    const auto* conversion = std::find_if(std::begin(kConversions), std::end(kConversions),
+                                          [&](const Conversion& known) { return known.letter == pattern[i]; });
+    if (conversion == std::end(kConversions)) {
+      error = std::string("unknown conversion %") + pattern[i] + " (known: %Y %m %d %H %M %S %s %%)";
+      return std::nullopt;
+    }
+    const Field field = conversion->field;
+    regex += conversion->digits;
     if (std::find(compiled.fields_.begin(), compiled.fields_.end(), field) != compiled.fields_.end()) {
       error = std::string("conversion %") + pattern[i] + " given twice";
       return std::nullopt;

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "agent/reason.h"
 #include "agent/utf8.h"
 
 namespace assets {
@@ -412,18 +413,18 @@ bool looks_like_text(std::string_view bytes) {
 std::string_view to_string(CertFailure failure) {
   switch (failure) {
     case CertFailure::none: return "";
-    case CertFailure::not_found: return "not_found";
-    case CertFailure::permission_denied: return "permission_denied";
+    case CertFailure::not_found: return reason::kNotFound;
+    case CertFailure::permission_denied: return reason::kPermissionDenied;
     case CertFailure::empty: return "empty";
     case CertFailure::bad_pem: return "bad_pem";
     case CertFailure::bad_der: return "bad_der";
-    case CertFailure::timeout: return "timeout";
-    case CertFailure::refused: return "refused";
-    case CertFailure::dns: return "dns";
+    case CertFailure::timeout: return reason::kTimeout;
+    case CertFailure::refused: return reason::kRefused;
+    case CertFailure::dns: return reason::kDns;
     case CertFailure::tls_handshake: return "tls_handshake";
-    case CertFailure::other: return "other";
+    case CertFailure::other: return reason::kOther;
   }
-  return "other";
+  return reason::kOther;
 }
 
 std::optional<CertificateRecord> describe_certificate(std::string_view der, int chain_index) {

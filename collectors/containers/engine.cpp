@@ -1,10 +1,12 @@
 #include "collectors/containers/engine.h"
 
 #include <cerrno>
-#include <system_error>
 #include <memory>
+#include <system_error>
 
 #include <curl/curl.h>
+
+#include "agent/reason.h"
 
 namespace assets::containers {
 namespace {
@@ -201,13 +203,13 @@ class CurlTransport final : public EngineTransport {
 std::string_view to_string(EngineFailure failure) {
   switch (failure) {
     case EngineFailure::none: return "";
-    case EngineFailure::not_found: return "not_found";
-    case EngineFailure::permission_denied: return "permission_denied";
-    case EngineFailure::timeout: return "timeout";
-    case EngineFailure::protocol: return "protocol";
+    case EngineFailure::not_found: return reason::kNotFound;
+    case EngineFailure::permission_denied: return reason::kPermissionDenied;
+    case EngineFailure::timeout: return reason::kTimeout;
+    case EngineFailure::protocol: return reason::kProtocol;
     case EngineFailure::api_error: return "api_error";
   }
-  return "protocol";
+  return reason::kProtocol;
 }
 
 std::unique_ptr<EngineTransport> make_curl_transport(const ContainersConfig& config) {

@@ -10,21 +10,19 @@
 #include <utility>
 #include <vector>
 
+#include "agent/reason.h"
+
 namespace assets::health {
 
 using Clock = std::chrono::steady_clock;
 
-// The bounded values of assets_check_failure's reason label.
+// The bounded values of assets_check_failure's reason label: the shared ones
+// (timeout, refused, dns, tls, protocol, other) and the health checks' own.
 namespace reason {
-inline constexpr std::string_view kTimeout = "timeout";
-inline constexpr std::string_view kRefused = "refused";
-inline constexpr std::string_view kDns = "dns";
-inline constexpr std::string_view kTls = "tls";
+using namespace assets::reason;
 inline constexpr std::string_view kStatus = "status";
 inline constexpr std::string_view kBody = "body";
-inline constexpr std::string_view kProtocol = "protocol";
 inline constexpr std::string_view kAuth = "auth";
-inline constexpr std::string_view kOther = "other";
 }  // namespace reason
 
 // Seconds spent in each phase of an HTTP request (libcurl's timing info, see http.h).
