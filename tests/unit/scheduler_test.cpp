@@ -195,11 +195,16 @@ TEST(FanOut, RunsEveryTaskWithBoundedThreads) {
 
 TEST(FanOut, SkipsTasksNotBegunWhenAStopIsRequested) {
   std::stop_source stop;
-  std::atomic<int> started{0};
-  fan_out(100, 2, stop.get_token(), [&](std::size_t) {
-    if (++started == 2) stop.request_stop();
+  std::vector<std::size_t> ran;
+  // One thread, so "not begun" is exact: the stop comes during the third task.
+  fan_out(10, 1, stop.get_token(), [&](std::size_t i) {
+    ran.push_back(i);
+    if (i == 2) stop.request_stop();
   });
-  EXPECT_LE(started, 3);  // the other thread may have taken one more before it saw the stop
+  EXPECT_EQ(ran, (std::vector<std::size_t>{0, 1, 2}));
+  std::atomic<int> after_stop{0};
+  fan_out(10, 4, stop.get_token(), [&](std::size_t) { ++after_stop; });
+  EXPECT_EQ(after_stop, 0);
 }
 
 TEST(DueTime, ATargetIsDueWhenLessThanHalfATickIsLeft) {
