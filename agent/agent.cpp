@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agent/log.h"
+#include "agent/web_tls.h"
 
 namespace assets {
 namespace {
@@ -26,6 +27,20 @@ Config load_config_or_throw(std::span<const CollectorKind> registry, const std::
   ConfigResult result =
       config_file ? load_config_file(*config_file, options, registry) : load_default_config(registry);
   if (!result.config) throw ConfigLoadError(std::move(result.errors));
+  return std::move(*result.config);
+}
+
+WebConfig load_web_config_or_throw(const std::optional<std::string>& web_config_file, const ConfigOptions& options) {
+  if (!web_config_file) return {};
+  WebConfigResult result = load_web_config_file(*web_config_file, options);
+  if (!result.config) throw ConfigLoadError(std::move(result.errors));
+  if (result.config->tls && options.read_named_files) {
+    try {
+      const TlsServerContext check(*result.config->tls);
+    } catch (const std::exception& e) {
+      throw ConfigLoadError({ConfigError{*web_config_file, 0, 0, "tls_server_config", e.what()}});
+    }
+  }
   return std::move(*result.config);
 }
 
@@ -67,10 +82,11 @@ Agent::~Agent() {
 }
 
 void Agent::start() {
+  WebConfig web_config = load_web_config_or_throw(options_.web_config_file);
   apply(load_config_or_throw(registry_, options_.config_file));
   reload_thread_ = std::thread([this] { reload_loop(); });
   try {
-    web_ = std::make_unique<WebServer>(options_.web, *store_, [this] { return reload(); });
+    web_ = std::make_unique<WebServer>(options_.web, *store_, [this] { return reload(); }, web_config);
   } catch (const std::exception& e) {
     throw StartupError(e.what());
   }
@@ -123,7 +139,14 @@ void Agent::apply(Config config) {
 ReloadOutcome Agent::load_and_apply() {
   std::size_t error_count = 1;
   try {
+    // Both files are read before either is used: a bad one keeps both running as they are.
+    WebConfig web_config = load_web_config_or_throw(options_.web_config_file);
     apply(load_config_or_throw(registry_, options_.config_file));
+    {
+      // Under the lock that the destructor takes before it removes the web server.
+      std::lock_guard lock(reload_mutex_);
+      if (!stopping_ && web_) web_->set_web_config(web_config);
+    }
     return {true, "configuration reloaded"};
   } catch (const ConfigLoadError& e) {
     for (const auto& error : e.errors()) log::error("configuration rejected", {{"error", error.to_string()}});

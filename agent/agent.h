@@ -51,11 +51,16 @@ class StartupError : public AgentError {
 Config load_config_or_throw(std::span<const CollectorKind> registry, const std::optional<std::string>& config_file,
                             const ConfigOptions& options = {});
 
+// The web config file, or none (no TLS, no authentication); its TLS files are loaded to
+// check they can be used. Throws ConfigLoadError.
+WebConfig load_web_config_or_throw(const std::optional<std::string>& web_config_file, const ConfigOptions& options = {});
+
 // Builds the enabled collectors of a configuration from the registry.
 std::vector<ScheduledCollector> build_collectors(std::span<const CollectorKind> registry, const Config& config);
 
 struct AgentOptions {
   std::optional<std::string> config_file;
+  std::optional<std::string> web_config_file;
   WebOptions web;
   Duration max_start_jitter = std::chrono::seconds(1);
 };

@@ -9,7 +9,6 @@
 
 #include "agent/collector.h"
 #include "agent/config_reader.h"
-#include "agent/utf8.h"
 
 namespace assets {
 namespace {
@@ -34,32 +33,11 @@ ConfigResult parse_config(std::string_view yaml, const std::string& file, const 
   ConfigReader reader(file, result.errors, options);
   // Label values come from here (check and set names): one byte that is not UTF-8 would
   // make Prometheus reject every sample of a scrape.
-  if (const auto invalid = first_invalid_utf8(yaml)) {
-    YAML::Mark mark;
-    const std::string_view before = yaml.substr(0, *invalid);
-    mark.line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
-    const auto line_start = before.rfind('\n');
-    mark.column = static_cast<int>(line_start == std::string_view::npos ? *invalid : *invalid - line_start - 1);
-    reader.error(mark, "", "not valid UTF-8");
-    return result;
-  }
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::DeepRecursion& e) {
-    reader.error(e.mark, "", "invalid YAML: nested deeper than " + std::to_string(e.depth()) + " levels");
-    return result;
-  } catch (const YAML::ParserException& e) {
-    reader.error(e.mark, "", "invalid YAML: " + e.msg);
-    return result;
-  }
+  const std::optional<YAML::Node> root = parse_yaml_document(yaml, reader);
+  if (!root) return result;
   Config config;
   config.source = file;
-  if (root.IsNull()) {
-    reader.error(YAML::Mark::null_mark(), "", "the configuration is empty");
-    return result;
-  }
-  MapReader top(reader, root, "");
+  MapReader top(reader, *root, "");
   if (!top.valid()) return result;
   // global first: the sections' defaults and checks depend on it.
   if (const YAML::Node global = top.get("global"); global.IsDefined()) decode_global(reader, global, config.global);
@@ -74,9 +52,7 @@ ConfigResult parse_config(std::string_view yaml, const std::string& file, const 
   if (result.errors.empty()) {
     result.config = std::move(config);
   } else {
-    std::stable_sort(result.errors.begin(), result.errors.end(), [](const ConfigError& a, const ConfigError& b) {
-      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-    });
+    sort_by_position(result.errors);
   }
   return result;
 }

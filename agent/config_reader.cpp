@@ -5,8 +5,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <tuple>
 
 #include <unistd.h>
+
+#include <yaml-cpp/depthguard.h>
 
 #include "agent/files.h"
 #include "agent/utf8.h"
@@ -399,6 +402,39 @@ Schedule read_schedule(ConfigReader& reader, MapReader& map, const GlobalConfig&
                      format_duration(schedule.interval) + ")");
   }
   return schedule;
+}
+
+std::optional<YAML::Node> parse_yaml_document(std::string_view yaml, ConfigReader& reader) {
+  if (const auto invalid = first_invalid_utf8(yaml)) {
+    YAML::Mark mark;
+    const std::string_view before = yaml.substr(0, *invalid);
+    mark.line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+    const auto line_start = before.rfind('\n');
+    mark.column = static_cast<int>(line_start == std::string_view::npos ? *invalid : *invalid - line_start - 1);
+    reader.error(mark, "", "not valid UTF-8");
+    return std::nullopt;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::DeepRecursion& e) {
+    reader.error(e.mark, "", "invalid YAML: nested deeper than " + std::to_string(e.depth()) + " levels");
+    return std::nullopt;
+  } catch (const YAML::ParserException& e) {
+    reader.error(e.mark, "", "invalid YAML: " + e.msg);
+    return std::nullopt;
+  }
+  if (root.IsNull()) {
+    reader.error(YAML::Mark::null_mark(), "", "the configuration is empty");
+    return std::nullopt;
+  }
+  return root;
+}
+
+void sort_by_position(std::vector<ConfigError>& errors) {
+  std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
 }
 
 }  // namespace assets

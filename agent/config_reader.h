@@ -114,6 +114,12 @@ Schedule read_schedule(ConfigReader& reader, MapReader& map, const GlobalConfig&
 
 std::string indexed(const std::string& path, std::size_t index);
 
+// The document's root node; nullopt, with the error recorded, when the text is not UTF-8,
+// not YAML, nested too deep, or empty.
+std::optional<YAML::Node> parse_yaml_document(std::string_view yaml, ConfigReader& reader);
+// Errors in document order, as a reader of the file meets them.
+void sort_by_position(std::vector<ConfigError>& errors);
+
 // Reads a whole file with a size limit; returns an error text (without contents) on failure.
 std::optional<std::string> read_small_file(const std::string& path, std::uint64_t limit, std::string& error);
 

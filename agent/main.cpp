@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_file;
   AgentOptions options;
   std::vector<std::string> listen_addresses;
-  std::string web_config_file;
+  std::optional<std::string> web_config_file;
   std::string log_level = "info";
   std::string log_format = "logfmt";
   app.add_option("--config.file", config_file, "Configuration file (YAML); without it the embedded default runs");
@@ -71,7 +71,9 @@ int main(int argc, char** argv) {
   app.add_option("--web.max-connections", options.web.max_connections,
                  "Connections served at once (each holds a thread while its request is read and answered)")
       ->check(CLI::Range(4, 1024));
-  app.add_option("--web.config.file", web_config_file, "Reserved for TLS and basic auth of the endpoints");
+  app.add_option("--web.config.file", web_config_file,
+                 "Web configuration (exporter-toolkit's format): TLS, basic auth, bearer token, headers");
+  app.add_flag("--web.enable-lifecycle", options.web.enable_lifecycle, "Enable POST /-/reload (SIGHUP always reloads)");
   app.add_option("--log.level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_option("--log.format", log_format, "logfmt or json")->check(CLI::IsMember({"logfmt", "json"}));
@@ -101,19 +103,23 @@ int main(int argc, char** argv) {
   // repeat it on stderr, so they show only when a level is asked for.
   if (check->parsed() && app.get_option("--log.level")->count() == 0) log_level = "error";
   log::configure(*log::parse_level(log_level), *log::parse_format(log_format));
-  if (!web_config_file.empty()) {
-    std::cerr << "--web.config.file is not supported yet\n";
-    return kExitConfigError;
-  }
 
   try {
     if (config_check->parsed()) {
-      if (!config_file) {
-        std::cerr << "config check needs --config.file\n";
+      if (!config_file && !web_config_file) {
+        std::cerr << "config check needs --config.file, --web.config.file, or both\n";
         return kExitConfigError;
       }
-      load_config_or_throw(collector_registry(), config_file, ConfigOptions{.read_named_files = !syntax_only});
-      std::cout << *config_file << (syntax_only ? ": ok (files it names not checked)\n" : ": ok\n");
+      const ConfigOptions check_options{.read_named_files = !syntax_only};
+      const char* verdict = syntax_only ? ": ok (files it names not checked)\n" : ": ok\n";
+      if (config_file) {
+        load_config_or_throw(collector_registry(), config_file, check_options);
+        std::cout << *config_file << verdict;
+      }
+      if (web_config_file) {
+        load_web_config_or_throw(web_config_file, check_options);
+        std::cout << *web_config_file << verdict;
+      }
       return kExitOk;
     }
     if (check->parsed()) {
@@ -131,6 +137,7 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
     options.config_file = config_file;
+    options.web_config_file = web_config_file;
     if (!listen_addresses.empty()) options.web.listen_addresses = listen_addresses;
     run_daemon(options, signals);
   } catch (const ConfigLoadError& e) {

@@ -9,8 +9,17 @@
 #include <stdexcept>
 
 #include "agent/log.h"
+#include "agent/web_auth.h"
+#include "agent/web_tls.h"
 
 namespace assets {
+
+struct WebServer::Security {
+  WebConfig config;
+  WebAuthenticator authenticator;
+  explicit Security(const WebConfig& web) : config(web), authenticator(web) {}
+};
+
 namespace {
 
 struct Response {
@@ -90,13 +99,18 @@ bool accepts_gzip(std::string_view accept_encoding) {
   return any_q && *any_q > 0;
 }
 
-WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandler reload)
-    : store_(store), reload_(std::move(reload)) {
-  mg_init_library(0);
+WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandler reload, const WebConfig& web_config)
+    : store_(store),
+      reload_(std::move(reload)),
+      enable_lifecycle_(options.enable_lifecycle),
+      tls_config_(web_config.tls),
+      security_(std::make_shared<const Security>(web_config)) {
+  if (web_config.tls) tls_ = std::make_unique<TlsServerContext>(*web_config.tls);
+  mg_init_library(tls_ ? MG_FEATURES_TLS : 0);
   std::string ports;
   for (const auto& address : options.listen_addresses) {
     if (!ports.empty()) ports += ',';
-    ports += to_civetweb_port(address);
+    ports += to_civetweb_port(address) + (tls_ ? "s" : "");
   }
   const std::string threads = std::to_string(options.max_connections);
   const std::string max_request = std::to_string(options.max_request_bytes);
@@ -113,6 +127,15 @@ WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandle
                                     nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_civetweb_message;
+  // civetweb serves TLS with the context the agent built; it still resolves its OpenSSL
+  // functions by dlopen("libssl.so"), which the agent's own lib directory provides (see
+  // CMakeLists.txt), so only the runtime libssl3 package is needed.
+  callbacks.external_ssl_ctx = [](void** ssl_context, void* user_data) {
+    const auto& self = *static_cast<const WebServer*>(user_data);
+    if (!self.tls_) return 0;
+    *ssl_context = self.tls_->get();
+    return 1;
+  };
   context_ = mg_start(&callbacks, this, civetweb_options);
   if (context_ == nullptr) {
     mg_exit_library();
@@ -125,6 +148,22 @@ WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandle
 WebServer::~WebServer() {
   mg_stop(context_);
   mg_exit_library();
+}
+
+std::shared_ptr<const WebServer::Security> WebServer::security() const {
+  std::lock_guard lock(security_mutex_);
+  return security_;
+}
+
+void WebServer::set_web_config(const WebConfig& web_config) {
+  if (web_config.tls != tls_config_) {
+    log::warn("the web config's TLS settings changed; they apply after a restart (renewed certificate files are "
+              "picked up without one)",
+              {{"file", web_config.source}});
+  }
+  auto security = std::make_shared<const Security>(web_config);
+  std::lock_guard lock(security_mutex_);
+  security_ = std::move(security);
 }
 
 std::vector<int> WebServer::ports() const {
@@ -144,6 +183,8 @@ int WebServer::dispatch(mg_connection* connection, void* self_pointer) {
   const bool head_only = method == "HEAD";
 
   Response response;
+  const std::shared_ptr<const Security> security = self.security();
+  for (const auto& [name, value] : security->config.headers) response.headers.emplace_back(name.c_str(), value);
   auto method_not_allowed = [&](std::string allowed) {
     response.status = 405;
     response.body = "method not allowed\n";
@@ -153,7 +194,11 @@ int WebServer::dispatch(mg_connection* connection, void* self_pointer) {
   // The snapshot is held for the whole response, so a swap during the write is harmless.
   std::shared_ptr<const Snapshot> snapshot;
   std::string page;
-  if (path == "/metrics") {
+  if (!security->authenticator.allows(path, mg_get_header(connection, "Authorization"))) {
+    response.status = 401;
+    response.body = "unauthorized\n";
+    response.headers.emplace_back("WWW-Authenticate", security->authenticator.challenge());
+  } else if (path == "/metrics") {
     if (!read_method) {
       method_not_allowed("GET, HEAD");
     } else {
@@ -168,7 +213,7 @@ int WebServer::dispatch(mg_connection* connection, void* self_pointer) {
       }
       response.headers.emplace_back("Vary", "Accept-Encoding");
     }
-  } else if (path == "/healthz") {
+  } else if (path == "/healthz" || path == "/-/healthy") {
     if (!read_method) {
       method_not_allowed("GET, HEAD");
     } else {
@@ -194,6 +239,9 @@ int WebServer::dispatch(mg_connection* connection, void* self_pointer) {
   } else if (path == "/-/reload") {
     if (method != "POST" && method != "PUT") {
       method_not_allowed("POST, PUT");
+    } else if (!self.enable_lifecycle_) {
+      response.status = 403;
+      response.body = "Lifecycle API is not enabled: start the agent with --web.enable-lifecycle (SIGHUP reloads either way)\n";
     } else {
       const ReloadOutcome outcome = self.reload_();
       response.status = outcome.success ? 200 : 500;

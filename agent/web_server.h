@@ -2,15 +2,20 @@
 // The HTTP endpoints, on civetweb: /metrics serves the latest snapshot as it is; nothing
 // here waits on a target.
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "agent/store.h"
+#include "agent/web_config.h"
 
 struct mg_context;
 struct mg_connection;
 
 namespace assets {
+
+class TlsServerContext;
 
 // civetweb serves each connection on a worker thread of its own until the connection
 // closes, so an idle or slow connection holds a worker. Hence: as many workers as
@@ -22,6 +27,8 @@ struct WebOptions {
   int max_connections = 64;         // worker threads: connections served at once
   int max_request_bytes = 8192;     // request line and headers
   int request_timeout_ms = 5000;    // to read the request; then the connection is closed
+  // POST /-/reload, as Prometheus' --web.enable-lifecycle; SIGHUP works either way.
+  bool enable_lifecycle = false;
 };
 
 struct ReloadOutcome {
@@ -33,19 +40,30 @@ class WebServer {
  public:
   using ReloadHandler = std::function<ReloadOutcome()>;
 
-  // Throws std::runtime_error naming the address when it cannot listen.
-  WebServer(const WebOptions& options, const Store& store, ReloadHandler reload);
+  // Throws std::runtime_error naming the address when it cannot listen, or the file when
+  // the web config's TLS files cannot be used.
+  WebServer(const WebOptions& options, const Store& store, ReloadHandler reload, const WebConfig& web_config = {});
   ~WebServer();
   WebServer(const WebServer&) = delete;
   WebServer& operator=(const WebServer&) = delete;
 
   std::vector<int> ports() const;
+  // A reloaded web config: authentication and headers apply to the next request. TLS
+  // settings other than the files' contents are fixed at start; a change of them is logged.
+  void set_web_config(const WebConfig& web_config);
 
  private:
+  struct Security;
   static int dispatch(::mg_connection* connection, void* self);
+  std::shared_ptr<const Security> security() const;
 
   const Store& store_;
   ReloadHandler reload_;
+  bool enable_lifecycle_;
+  std::unique_ptr<TlsServerContext> tls_;
+  std::optional<TlsServerConfig> tls_config_;
+  mutable std::mutex security_mutex_;
+  std::shared_ptr<const Security> security_;
   mg_context* context_ = nullptr;
 };
 
