@@ -200,6 +200,8 @@ bool Agent::stop(std::chrono::milliseconds budget) {
   return scheduler_.wait_stopped(budget);
 }
 
+bool Agent::serves_tls() const { return web_ && web_->serves_tls(); }
+
 std::vector<int> Agent::ports() const { return web_ ? web_->ports() : std::vector<int>{}; }
 
 }  // namespace assets

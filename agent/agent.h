@@ -88,6 +88,7 @@ class Agent {
 
   Store& store() { return *store_; }
   std::vector<int> ports() const;
+  bool serves_tls() const;
 
  private:
   ReloadOutcome load_and_apply();

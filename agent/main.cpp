@@ -28,7 +28,9 @@ void print_config_errors(const ConfigLoadError& e) {
   Agent agent(collector_registry(), options);
   agent.start();
   for (int port : agent.ports()) {
-    log::info("listening", {{"port", std::to_string(port)}, {"url", "http://127.0.0.1:" + std::to_string(port) + "/metrics"}});
+    const std::string scheme = agent.serves_tls() ? "https" : "http";
+    log::info("listening",
+              {{"port", std::to_string(port)}, {"url", scheme + "://127.0.0.1:" + std::to_string(port) + "/metrics"}});
   }
   const timespec refresh{kSnapshotRefreshSeconds, 0};
   for (;;) {

@@ -48,6 +48,7 @@ class WebServer {
   WebServer& operator=(const WebServer&) = delete;
 
   std::vector<int> ports() const;
+  bool serves_tls() const { return tls_ != nullptr; }
   // A reloaded web config: authentication and headers apply to the next request. TLS
   // settings other than the files' contents are fixed at start; a change of them is logged.
   void set_web_config(const WebConfig& web_config);

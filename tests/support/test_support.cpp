@@ -299,9 +299,11 @@ std::string read_file(const std::filesystem::path& path) {
   return out.str();
 }
 
-AgentProcess::AgentProcess(const std::filesystem::path& log_file, const std::vector<std::string>& extra_args)
+AgentProcess::AgentProcess(const std::filesystem::path& log_file, const std::vector<std::string>& extra_args,
+                           const std::vector<std::string>& launcher)
     : log_file_(log_file) {
-  std::vector<std::string> argv{agent_binary(), "--web.listen-address", "127.0.0.1:0"};
+  std::vector<std::string> argv = launcher;
+  argv.insert(argv.end(), {agent_binary(), "--web.listen-address", "127.0.0.1:0"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = Process(argv, log_file_.string());
   const std::regex listening("msg=listening port=([0-9]+)");

@@ -107,7 +107,9 @@ bool eventually(Predicate predicate, std::chrono::milliseconds limit = std::chro
 // its "listening" log line. port() is 0 when it did not start within 10 s.
 class AgentProcess {
  public:
-  AgentProcess(const std::filesystem::path& log_file, const std::vector<std::string>& extra_args);
+  // `launcher`: a command the agent is started through (it ends by exec'ing its arguments).
+  AgentProcess(const std::filesystem::path& log_file, const std::vector<std::string>& extra_args,
+               const std::vector<std::string>& launcher = {});
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   Process& process() { return process_; }
