@@ -34,7 +34,7 @@ Architecture: $arch
 Maintainer: Assets operations <ops@localhost>
 Section: net
 Priority: optional
-Depends: libc6, libstdc++6, libgcc-s1, libprometheus-cpp-core1.0, libcivetweb1, libyaml-cpp0.7, libcurl4, libpq5, libssl3, libre2-9, zlib1g, ca-certificates
+Depends: libc6, libstdc++6, libgcc-s1, libprometheus-cpp-core1.0, libcivetweb1, libyaml-cpp0.7, libcurl4, libpq5, libssl3, libcrypt1, libre2-9, zlib1g, ca-certificates
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 Description: Prometheus exporter for an Assets host
  Health checks (HTTP, TCP, PostgreSQL), containers, backups and certificates

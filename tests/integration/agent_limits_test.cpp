@@ -181,7 +181,7 @@ TEST(AgentLimits, AHungDockerSocketHoldsNeitherReloadNorSigterm) {
                                "\n");
   };
   config(100);
-  AgentProcess agent(dir / "agent.log", {"--config.file", (dir / "agent.yml").string()});
+  AgentProcess agent(dir / "agent.log", {"--config.file", (dir / "agent.yml").string(), "--web.enable-lifecycle"});
   ASSERT_GT(agent.port(), 0) << agent.log();
   ASSERT_TRUE(testing::eventually([&] { return engine.accepted() >= 1; }, 10s)) << agent.log();
 

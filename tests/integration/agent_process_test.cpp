@@ -39,7 +39,9 @@ TEST(AgentProcess, ServesEveryEndpointAndStopsWithinTwoSecondsOfSigterm) {
   EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
   EXPECT_EQ(testing::http_request("GET", agent.url("/missing")).status, 404);
   EXPECT_EQ(testing::http_request("PUT", agent.url("/metrics")).status, 405);
-  EXPECT_EQ(testing::http_request("POST", agent.url("/-/reload")).status, 200);
+  EXPECT_EQ(testing::http_request("GET", agent.url("/-/healthy")).status, 200);
+  // Without --web.enable-lifecycle, as in Prometheus; SIGHUP reloads either way.
+  EXPECT_EQ(testing::http_request("POST", agent.url("/-/reload")).status, 403);
 
   const auto started = std::chrono::steady_clock::now();
   const int status = agent.process().stop(SIGTERM, 2s);
@@ -135,6 +137,33 @@ TEST(AgentCli, ConfigCheckExitCodes) {
   EXPECT_EQ(testing::run_command({testing::agent_binary(), "--no-such-flag"}, &output), 2);
   EXPECT_EQ(testing::run_command({testing::agent_binary(), "--version"}, &output), 0);
   EXPECT_NE(output.find("0.1.0"), std::string::npos);
+}
+
+// Issue 11: the web config is checked as the main file is, alone or beside it, and the
+// daemon refuses a bad one with the same code.
+TEST(AgentCli, ConfigCheckTakesTheWebConfig) {
+  testing::TempDir dir;
+  dir.write("good.yml", "global:\n  interval: 1m\n");
+  dir.write("web.yml", "http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
+  dir.write("bad-web.yml", "basic_auth_users:\n  alice: not-a-hash-secret\ntls_server_config: {cert_file: /x}\n");
+  const std::string web = (dir / "web.yml").string();
+  const std::string bad_web = (dir / "bad-web.yml").string();
+  std::string output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--web.config.file", web}, &output), 0)
+      << output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--config.file",
+                                  (dir / "good.yml").string(), "--web.config.file", web},
+                                 &output),
+            0)
+      << output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "config", "check", "--web.config.file", bad_web}, &output), 2);
+  EXPECT_NE(output.find(bad_web + ":2:10: basic_auth_users.alice: must be a bcrypt hash"), std::string::npos) << output;
+  EXPECT_NE(output.find(bad_web + ":3:20: tls_server_config.key_file: is required"), std::string::npos) << output;
+  EXPECT_EQ(output.find("not-a-hash-secret"), std::string::npos) << "a password reached a message";
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "--config.file", (dir / "good.yml").string(),
+                                  "--web.config.file", bad_web, "--web.listen-address", "127.0.0.1:0"},
+                                 &output),
+            2);
 }
 
 // Issue 13, item 8: config check read the secret files, so the shipped examples could not

@@ -58,6 +58,7 @@ class AgentTest : public ::testing::Test {
     AgentOptions options;
     options.config_file = (dir_ / "agent.yml").string();
     options.web.listen_addresses = {"127.0.0.1:0"};
+    options.web.enable_lifecycle = true;
     options.max_start_jitter = 0ms;
     agent_ = std::make_unique<Agent>(kFakeRegistry, options);
     agent_->start();
