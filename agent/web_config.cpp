@@ -119,9 +119,12 @@ void decode_http_server(ConfigReader& reader, MapReader& top, WebConfig& web) {
   map.read("http2", http2);
   map.read("headers", web.headers);
   map.finish();
-  for (const auto& [name, value] : web.headers) {
+  for (const auto& header : web.headers) {
+    // Named copies: clang 14 (the fuzz build) cannot capture structured bindings.
+    const std::string& name = header.first;
+    const std::string& value = header.second;
     const auto* allowed = std::find_if(std::begin(kAllowedHeaders), std::end(kAllowedHeaders),
-                                       [&](const auto& header) { return header.first == name; });
+                                       [&](const auto& allowed_header) { return allowed_header.first == name; });
     const std::string path = map.path("headers") + "." + name;
     if (allowed == std::end(kAllowedHeaders)) {
       reader.error(map.get("headers")[name], path,

@@ -19,6 +19,7 @@ for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
     backups_name_time) seeds=("$data/fuzz/backups_name_time") ;;
     backups_restore_status) seeds=("$data/fuzz/backups_restore_status") ;;
     web_accept_encoding) seeds=("$data/fuzz/web_accept_encoding") ;;
+    web_config) seeds=("$data/fuzz/web_config") ;;
     tcp_expect) seeds=("$data/fuzz/tcp_expect") ;;
     *) seeds=() ;;
   esac

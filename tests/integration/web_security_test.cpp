@@ -254,6 +254,20 @@ TEST_F(WebSecurity, ARenewedCertificateIsServedWithoutARestart) {
   EXPECT_EQ(request(https("/metrics"), trusting()).status, 0) << "the old certificate is still served";
 }
 
+TEST_F(WebSecurity, AChangedClientCaFileIsUsedWithoutARestart) {
+  start(tls_section("  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: " + path("client-ca.crt") + "\n"));
+  ASSERT_EQ(request(https("/metrics"), with_certificate("allowed")).status, 200);
+  ASSERT_EQ(request(https("/metrics"), with_certificate("stranger")).status, 0);
+  // The stranger's CA replaces the client CA file, as a CA rotation would.
+  const Certificate rotated_ca = Certificate::make(ca_spec("rotated client CA"));
+  write_client("rotated", rotated_ca, "prometheus.internal");
+  dir_.write("client-ca.crt.new", rotated_ca.pem());
+  fs::rename(dir_ / "client-ca.crt.new", dir_ / "client-ca.crt");
+  const Answer rotated = request(https("/metrics"), with_certificate("rotated"));
+  EXPECT_EQ(rotated.status, 200) << rotated.error << agent_->log();
+  EXPECT_EQ(request(https("/metrics"), with_certificate("allowed")).status, 0) << "the old CA is still trusted";
+}
+
 TEST_F(WebSecurity, LifecycleIsOptInAndABadWebConfigAtReloadKeepsTheRunningOne) {
   const std::string alice = "basic_auth_users:\n  alice: " + bcrypt("a-password") + "\n";
   start(alice);
