@@ -141,7 +141,13 @@ ReloadOutcome Agent::load_and_apply() {
   try {
     // Both files are read before either is used: a bad one keeps both running as they are.
     WebConfig web_config = load_web_config_or_throw(options_.web_config_file);
-    apply(load_config_or_throw(registry_, options_.config_file));
+    if (web_) {
+      if (auto refusal = web_->reload_refusal(web_config)) {
+        throw ConfigLoadError({ConfigError{web_config.source, 0, 0, "", *refusal}});
+      }
+    }
+    Config config = load_config_or_throw(registry_, options_.config_file);
+    apply(std::move(config));
     {
       // Under the lock that the destructor takes before it removes the web server.
       std::lock_guard lock(reload_mutex_);

@@ -88,6 +88,7 @@ bool WebAuthenticator::basic_allows(std::string_view credentials) const {
   if (!decoded) return false;
   const auto colon = decoded->find(':');
   if (colon == std::string::npos) return false;
+  if (decoded->find('\0') != std::string::npos) return false;  // crypt would stop at it
   const std::string user = decoded->substr(0, colon);
   const std::string password = decoded->substr(colon + 1);
   const auto found = users_.find(user);
@@ -97,12 +98,19 @@ bool WebAuthenticator::basic_allows(std::string_view credentials) const {
   const Digest key = sha256(user, password, hash);
   {
     std::lock_guard lock(cache_mutex_);
-    if (const auto cached = verdicts_.find(key); cached != verdicts_.end()) return cached->second && found != users_.end();
+    if (accepted_.count(key) != 0) return found != users_.end();
   }
-  const bool verdict = bcrypt_matches(password, hash) && found != users_.end();
-  std::lock_guard lock(cache_mutex_);
-  if (verdicts_.size() >= kMaxCachedVerdicts) verdicts_.clear();
-  verdicts_.emplace(key, verdict);
+  bool matches = false;
+  {
+    std::lock_guard lock(bcrypt_mutex_);
+    matches = bcrypt_matches(password, hash);
+  }
+  const bool verdict = matches && found != users_.end();
+  if (verdict) {
+    std::lock_guard lock(cache_mutex_);
+    if (accepted_.size() >= kMaxCachedVerdicts) accepted_.clear();
+    accepted_.insert(key);
+  }
   return verdict;
 }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -32,9 +33,13 @@ class WebAuthenticator {
   bool has_bearer_ = false;
   std::vector<std::string> open_paths_;
   std::string challenge_;
-  // SHA-256 of (user, password, hash) -> verdict; bounded, emptied when full.
+  // SHA-256 of (user, password, hash) of credentials that passed; bounded, emptied when
+  // full. Failures are not kept, so a flood of wrong passwords evicts nobody.
   mutable std::mutex cache_mutex_;
-  mutable std::map<Digest, bool> verdicts_;
+  mutable std::set<Digest> accepted_;
+  // One bcrypt at a time, as exporter-toolkit does: a flood of wrong passwords costs one
+  // core, not every worker's.
+  mutable std::mutex bcrypt_mutex_;
 };
 
 }  // namespace assets

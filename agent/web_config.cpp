@@ -17,6 +17,7 @@ const std::pair<std::string_view, ClientAuth> kClientAuthTypes[] = {
     {"NoClientCert", ClientAuth::none},
     {"RequestClientCert", ClientAuth::request},
     {"RequireAnyClientCert", ClientAuth::require_any},
+    {"RequireClientCert", ClientAuth::require_any},  // exporter-toolkit's older name, still accepted there
     {"VerifyClientCertIfGiven", ClientAuth::verify_if_given},
     {"RequireAndVerifyClientCert", ClientAuth::require_and_verify}};
 const std::pair<std::string_view, int> kTlsVersions[] = {
@@ -59,7 +60,7 @@ std::optional<TlsServerConfig> decode_tls_server(ConfigReader& reader, MapReader
   map.read_path_of_regular_file("cert_file", tls.cert_file);
   map.read_path_of_regular_file("key_file", tls.key_file);
   map.read_path_of_regular_file("client_ca_file", tls.client_ca_file);
-  const bool has_client_auth = map.read_one_of("client_auth_type", tls.client_auth, kClientAuthTypes);
+  map.read_one_of("client_auth_type", tls.client_auth, kClientAuthTypes);
   map.read("client_allowed_sans", tls.client_allowed_sans);
   map.read_one_of("min_version", tls.min_version, kTlsVersions);
   map.read_one_of("max_version", tls.max_version, kTlsVersions);
@@ -97,11 +98,9 @@ std::optional<TlsServerConfig> decode_tls_server(ConfigReader& reader, MapReader
     reader.error(map.get("client_auth_type"), map.path("client_ca_file"),
                  "is required to verify client certificates");
   }
-  if (!verifies && map.has("client_ca_file")) {
+  if (tls.client_auth == ClientAuth::none && map.has("client_ca_file")) {
     reader.error(map.get("client_ca_file"), map.path("client_ca_file"),
-                 "is set, but client_auth_type (" +
-                     std::string(has_client_auth ? "as given" : "NoClientCert by default") +
-                     ") verifies no client certificate: use VerifyClientCertIfGiven or RequireAndVerifyClientCert");
+                 "is set, but client_auth_type is NoClientCert (the default): no client certificate is asked for");
   }
   if (!tls.client_allowed_sans.empty() && !verifies) {
     reader.error(map.get("client_allowed_sans"), map.path("client_allowed_sans"),
@@ -130,6 +129,8 @@ void decode_http_server(ConfigReader& reader, MapReader& top, WebConfig& web) {
       reader.error(map.get("headers")[name], path,
                    "not a header the web config may set (Strict-Transport-Security, X-Content-Type-Options, "
                    "X-Frame-Options, X-XSS-Protection, Content-Security-Policy)");
+    } else if (std::any_of(value.begin(), value.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+      reader.error(map.get("headers")[name], path, "must not contain control characters");
     } else if (!allowed->second.empty() &&
                std::find(allowed->second.begin(), allowed->second.end(), value) == allowed->second.end()) {
       std::string values;
@@ -180,7 +181,15 @@ WebConfigResult parse_web_config(std::string_view yaml, const std::string& file,
   web.tls = decode_tls_server(reader, top);
   decode_http_server(reader, top, web);
   decode_basic_auth_users(reader, top, web);
+  const std::size_t errors_before_token = result.errors.size();
   top.read_secret("bearer_token", web.bearer_token);
+  // An empty token (an unset variable's empty value, a secret file not filled yet) would
+  // turn authentication off without a word.
+  const bool token_read = top.has("bearer_token") || (top.has("bearer_token_file") && options.read_named_files);
+  if (token_read && web.bearer_token.empty() && result.errors.size() == errors_before_token) {
+    const std::string key = top.has("bearer_token") ? "bearer_token" : "bearer_token_file";
+    reader.error(top.get(key), key, "the token is empty");
+  }
   top.read("unauthenticated_paths", web.unauthenticated_paths);
   for (std::size_t i = 0; i < web.unauthenticated_paths.size(); ++i) {
     if (web.unauthenticated_paths[i].empty() || web.unauthenticated_paths[i].front() != '/') {

@@ -2,6 +2,7 @@
 
 #include <civetweb.h>
 
+#include <atomic>
 #include <cctype>
 #include <ctime>
 #include <mutex>
@@ -53,12 +54,21 @@ void send(mg_connection* connection, const Response& response, bool head_only) {
 std::string g_start_error;  // the last message civetweb logged while starting
 std::mutex g_start_error_mutex;
 
+// While a server starts, civetweb's messages say why it cannot; once it runs, they are
+// about single connections (a client that fails its TLS handshake, one that sends garbage),
+// which anyone who reaches the port can cause as often as they like: debug level.
+std::atomic<int> g_servers_starting{0};
+
 int log_civetweb_message(const mg_connection*, const char* message) {
-  {
-    std::lock_guard lock(g_start_error_mutex);
-    g_start_error = message;
+  if (g_servers_starting.load() > 0) {
+    {
+      std::lock_guard lock(g_start_error_mutex);
+      g_start_error = message;
+    }
+    log::warn("web server", {{"error", message}});
+  } else {
+    log::debug("web server", {{"error", message}});
   }
-  log::warn("web server", {{"error", message}});
   return 1;
 }
 
@@ -106,7 +116,13 @@ WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandle
       tls_config_(web_config.tls),
       security_(std::make_shared<const Security>(web_config)) {
   if (web_config.tls) tls_ = std::make_unique<TlsServerContext>(*web_config.tls);
-  mg_init_library(tls_ ? MG_FEATURES_TLS : 0);
+  // civetweb resolves its OpenSSL functions here; should that fail it would still listen on
+  // the TLS ports and crash at the first connection, so the agent refuses to start.
+  const unsigned features = mg_init_library(tls_ ? MG_FEATURES_TLS : 0);
+  if (tls_ && (features & MG_FEATURES_TLS) == 0) {
+    mg_exit_library();
+    throw std::runtime_error("civetweb cannot load OpenSSL (libssl.so and libcrypto.so from the agent's lib directory)");
+  }
   std::string ports;
   for (const auto& address : options.listen_addresses) {
     if (!ports.empty()) ports += ',';
@@ -136,7 +152,9 @@ WebServer::WebServer(const WebOptions& options, const Store& store, ReloadHandle
     *ssl_context = self.tls_->get();
     return 1;
   };
+  ++g_servers_starting;
   context_ = mg_start(&callbacks, this, civetweb_options);
+  --g_servers_starting;
   if (context_ == nullptr) {
     mg_exit_library();
     std::lock_guard lock(g_start_error_mutex);
@@ -155,12 +173,13 @@ std::shared_ptr<const WebServer::Security> WebServer::security() const {
   return security_;
 }
 
+std::optional<std::string> WebServer::reload_refusal(const WebConfig& web_config) const {
+  if (web_config.tls == tls_config_) return std::nullopt;
+  return std::string("tls_server_config changed: TLS settings apply at a restart (renewed certificate, key and CA "
+                     "files are picked up without one)");
+}
+
 void WebServer::set_web_config(const WebConfig& web_config) {
-  if (web_config.tls != tls_config_) {
-    log::warn("the web config's TLS settings changed; they apply after a restart (renewed certificate files are "
-              "picked up without one)",
-              {{"file", web_config.source}});
-  }
   auto security = std::make_shared<const Security>(web_config);
   std::lock_guard lock(security_mutex_);
   security_ = std::move(security);

@@ -49,8 +49,10 @@ class WebServer {
 
   std::vector<int> ports() const;
   bool serves_tls() const { return tls_ != nullptr; }
-  // A reloaded web config: authentication and headers apply to the next request. TLS
-  // settings other than the files' contents are fixed at start; a change of them is logged.
+  // Why a reloaded web config cannot be taken: its TLS settings differ from those the
+  // listeners started with (a reload that would drop or weaken TLS must not look done).
+  std::optional<std::string> reload_refusal(const WebConfig& web_config) const;
+  // A reloaded web config: authentication and headers apply to the next request.
   void set_web_config(const WebConfig& web_config);
 
  private:

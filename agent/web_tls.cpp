@@ -34,6 +34,7 @@ struct Deleter {
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
 
 void free_chain(STACK_OF(X509) * chain) { sk_X509_pop_free(chain, X509_free); }
+void free_names(STACK_OF(X509_NAME) * names) { sk_X509_NAME_pop_free(names, X509_NAME_free); }
 
 // The session id context: a resumed session must come from this server, which OpenSSL
 // insists on once client certificates are asked for.
@@ -49,6 +50,8 @@ struct TlsServerContext::Credentials {
   std::unique_ptr<STACK_OF(X509), Deleter<STACK_OF(X509), free_chain>> chain;
   std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>> key;
   std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>> client_cas;  // null without client_ca_file
+  // The CAs' names, sent in the certificate request so a client picks the right certificate.
+  std::unique_ptr<STACK_OF(X509_NAME), Deleter<STACK_OF(X509_NAME), free_names>> client_ca_names;
 };
 
 std::optional<TlsServerContext::FileStamp> TlsServerContext::stamp_of(const std::string& path) {
@@ -90,6 +93,11 @@ std::shared_ptr<const TlsServerContext::Credentials> TlsServerContext::load() co
     if (X509_STORE_load_file(loaded->client_cas.get(), config_.client_ca_file.c_str()) != 1) {
       fail("cannot load client_ca_file", config_.client_ca_file);
     }
+    // Every certificate of the file is a trust anchor, intermediates included, as Go's
+    // ClientCAs pool (and so node_exporter) treats them.
+    X509_STORE_set_flags(loaded->client_cas.get(), X509_V_FLAG_PARTIAL_CHAIN);
+    loaded->client_ca_names.reset(SSL_load_client_CA_file(config_.client_ca_file.c_str()));
+    ERR_clear_error();
   }
   return loaded;
 }
@@ -105,8 +113,15 @@ std::shared_ptr<const TlsServerContext::Credentials> TlsServerContext::current()
       log::info("TLS certificate files changed; serving the new ones", {{"cert_file", config_.cert_file}});
     } catch (const std::exception& e) {
       // A certificate and key swapped one at a time do not match for a moment: the old
-      // pair is served until the new one loads.
-      log::warn("TLS certificate files changed but cannot be used; serving the previous ones", {{"error", e.what()}});
+      // pair is served until the new one loads. Said once per state of the files, since
+      // every handshake tries again.
+      const auto stamps = std::array{stamp_of(config_.cert_file).value_or(FileStamp{}),
+                                     stamp_of(config_.key_file).value_or(FileStamp{}),
+                                     stamp_of(config_.client_ca_file).value_or(FileStamp{})};
+      if (stamps != last_failed_stamps_) {
+        last_failed_stamps_ = stamps;
+        log::warn("TLS certificate files changed but cannot be used; serving the previous ones", {{"error", e.what()}});
+      }
     }
   }
   return credentials_;
@@ -143,6 +158,13 @@ TlsServerContext::TlsServerContext(const TlsServerConfig& config) : config_(conf
     }
   }
   SSL_CTX_set_session_id_context(context_, kSessionContext, sizeof kSessionContext - 1);
+  if (config_.client_auth != ClientAuth::none) {
+    // A resumed session skips the client's chain: after the client CA file changes, a
+    // client it no longer trusts would get in until its session expired.
+    SSL_CTX_set_options(context_, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(context_, 0);
+    SSL_CTX_set_session_cache_mode(context_, SSL_SESS_CACHE_OFF);
+  }
   int mode = SSL_VERIFY_NONE;
   switch (config_.client_auth) {
     case ClientAuth::none: break;
@@ -164,6 +186,7 @@ int TlsServerContext::on_handshake(SSL* ssl, void* self_pointer) {
     return 0;
   }
   if (credentials->client_cas) SSL_set1_verify_cert_store(ssl, credentials->client_cas.get());
+  if (credentials->client_ca_names) SSL_set_client_CA_list(ssl, SSL_dup_CA_list(credentials->client_ca_names.get()));
   return 1;
 }
 

@@ -4,6 +4,7 @@
 // the OpenSSL API as exporter-toolkit applies it with Go's. The certificate, its key and
 // the client CA file are re-read when they change on disk, at the next handshake, so a
 // renewed certificate is served without a restart.
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,7 @@ class TlsServerContext {
   SSL_CTX* context_ = nullptr;
   std::mutex mutex_;
   std::shared_ptr<const Credentials> credentials_;
+  std::array<FileStamp, 3> last_failed_stamps_{};  // cert, key, CA as they were when loading last failed
 };
 
 }  // namespace assets

@@ -252,6 +252,13 @@ TEST_F(WebSecurity, ARenewedCertificateIsServedWithoutARestart) {
   const Answer renewed = request(https("/metrics"), trusting_renewed);
   EXPECT_EQ(renewed.status, 200) << renewed.error << agent_->log();
   EXPECT_EQ(request(https("/metrics"), trusting()).status, 0) << "the old certificate is still served";
+
+  // Dropping TLS at a reload is refused: the listeners keep TLS, and the reload is a failure.
+  dir_.write("web.yml", "http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
+  ASSERT_EQ(kill(agent_->process().pid(), SIGHUP), 0);
+  EXPECT_TRUE(testing::eventually([&] { return agent_->log().find("tls_server_config changed") != std::string::npos; }))
+      << agent_->log();
+  EXPECT_EQ(request(https("/metrics"), trusting_renewed).status, 200);
 }
 
 TEST_F(WebSecurity, AChangedClientCaFileIsUsedWithoutARestart) {

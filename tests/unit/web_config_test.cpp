@@ -100,6 +100,15 @@ basic_auth_users:
   EXPECT_TRUE(web.requires_authentication());
 }
 
+TEST(WebConfig, ExporterToolkitsOlderNamesAndCombinationsAreAccepted) {
+  const WebConfigResult result = parse_web_config(
+      "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth_type: RequireClientCert\n"
+      "  client_ca_file: clients.crt\n",
+      "web.yml", kWithoutFiles);
+  ASSERT_TRUE(result.config) << (result.errors.empty() ? "" : result.errors.front().to_string());
+  EXPECT_EQ(result.config->tls->client_auth, ClientAuth::require_any);
+}
+
 TEST(WebConfig, TlsFilesAreLoadedWhenTheFileIsChecked) {
   testing::TempDir dir;
   testing::CertificateSpec leaf;
