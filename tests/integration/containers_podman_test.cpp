@@ -163,9 +163,11 @@ TEST_F(ContainersPodman, ARestartBetweenTwoRunsShowsInTheNextRun) {
   ContainersConfig config = this->config();
   config.resync_interval = 1h;  // the rolling resync must not be what finds the restart
   const std::string steady = run({"--name", "steady"}, {"sleep", "300"});
-  // Fails (and is restarted by its policy) each time something is written to /fail.
+  // Fails (and is restarted by its policy) each time something is written to /fail; a
+  // second after, so the `podman exec` that wrote it has ended before the container does
+  // (an exec session still open when its container exits fails with 255).
   const std::string flaky = run({"--name", "flaky", "--restart=on-failure:10"},
-                                {"sh", "-c", "while [ ! -s /fail ]; do sleep 0.1; done; : > /fail; exit 1"});
+                                {"sh", "-c", "while [ ! -s /fail ]; do sleep 0.1; done; : > /fail; sleep 1; exit 1"});
   // Their creation events must lie before the first run's events window.
   std::this_thread::sleep_for(ContainersCollector::kEventsOverlap + 500ms);
   auto collector = this->collector(config);
