@@ -90,13 +90,14 @@ struct CollectorKind {
   bool (*same_settings)(const CollectorSection& before, const CollectorSection& after);
 };
 
-// A registry row for a collector whose section type is Section (with an operator==) and
-// whose factory takes it.
-template <typename Section, std::unique_ptr<Collector> (*Make)(const Section&)>
-constexpr CollectorKind collector_kind(std::string_view name,
-                                       std::shared_ptr<const CollectorSection> (*decode)(const SectionInput&)) {
+// A registry row for a collector whose section type is Section (with an operator==): its
+// decode makes a Section and its factory takes one, so the casts below hold by construction.
+template <typename Section, std::shared_ptr<const Section> (*Decode)(const SectionInput&),
+          std::unique_ptr<Collector> (*Make)(const Section&)>
+constexpr CollectorKind collector_kind(std::string_view name) {
   return CollectorKind{
-      name, decode, [](const CollectorSection& section) { return Make(static_cast<const Section&>(section)); },
+      name, [](const SectionInput& input) -> std::shared_ptr<const CollectorSection> { return Decode(input); },
+      [](const CollectorSection& section) { return Make(static_cast<const Section&>(section)); },
       [](const CollectorSection& before, const CollectorSection& after) {
         return static_cast<const Section&>(before) == static_cast<const Section&>(after);
       }};

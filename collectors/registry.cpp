@@ -11,10 +11,10 @@ namespace assets {
 namespace {
 
 constexpr CollectorKind kRegistry[] = {
-    collector_kind<HealthConfig, make_health_collector>("health", decode_health_section),
-    collector_kind<ContainersConfig, make_containers_collector>("containers", decode_containers_section),
-    collector_kind<BackupsConfig, make_backups_collector>("backups", decode_backups_section),
-    collector_kind<CertificatesConfig, make_certificates_collector>("certificates", decode_certificates_section),
+    collector_kind<HealthConfig, decode_health_section, make_health_collector>("health"),
+    collector_kind<ContainersConfig, decode_containers_section, make_containers_collector>("containers"),
+    collector_kind<BackupsConfig, decode_backups_section, make_backups_collector>("backups"),
+    collector_kind<CertificatesConfig, decode_certificates_section, make_certificates_collector>("certificates"),
 };
 
 }  // namespace

@@ -412,7 +412,14 @@ class BackupsCollector final : public Collector {
     for (auto& set : sets_) {
       if (set->due(now, tick_)) due.push_back(set.get());
     }
-    fan_out(due.size(), max_parallel_, context.stop, [&](std::size_t i) { due[i]->run(context); });
+    fan_out(due.size(), max_parallel_, context.stop, [&](std::size_t i) {
+      try {
+        due[i]->run(context);
+      } catch (const std::exception& error) {
+        // One set that cannot be checked (memory, a thread) keeps its last report; the others go on.
+        log::warn("backup set check failed", {{"set", due[i]->config().name}, {"error", error.what()}});
+      }
+    });
     return report();
   }
 

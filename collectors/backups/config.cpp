@@ -28,7 +28,7 @@ std::optional<RestoreTestConfig> decode_restore_test(ConfigReader& reader, MapRe
 
 }  // namespace
 
-std::shared_ptr<const CollectorSection> decode_backups_section(const SectionInput& input) {
+std::shared_ptr<const BackupsConfig> decode_backups_section(const SectionInput& input) {
   ConfigReader& reader = input.reader;
   if (!input.node.IsSequence()) {
     reader.error(input.node, "backups", "must be a list of backup sets");

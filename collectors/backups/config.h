@@ -47,6 +47,6 @@ struct BackupsConfig : CollectorSection {
 };
 
 // nullptr for an empty list.
-std::shared_ptr<const CollectorSection> decode_backups_section(const SectionInput& input);
+std::shared_ptr<const BackupsConfig> decode_backups_section(const SectionInput& input);
 
 }  // namespace assets

@@ -4,7 +4,6 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 
 #include "agent/fan_out.h"
 #include "agent/log.h"
@@ -199,18 +198,18 @@ class CertificatesCollector final : public Collector {
     std::vector<TargetResult> files;
     {
       // Endpoints are probed by a bounded set of threads while this thread reads the files.
-      std::jthread probing([&] {
-        fan_out(endpoints.size(), static_cast<std::size_t>(config_.max_parallel), context.stop, [&](std::size_t i) {
-          const auto& endpoint = config_.endpoints[i];
-          try {
-            endpoints[i] = probe(endpoint, *clients.at(endpoint.ca_file), context);
-          } catch (const std::exception& error) {
-            // An exception must not leave the thread (std::terminate); it fails this endpoint only.
-            endpoints[i] = failed_endpoint(endpoint, error.what());
-          }
-        });
-      });
+      BackgroundFanOut probing(endpoints.size(), static_cast<std::size_t>(config_.max_parallel), context.stop,
+                               [&](std::size_t i) {
+                                 const auto& endpoint = config_.endpoints[i];
+                                 try {
+                                   endpoints[i] = probe(endpoint, *clients.at(endpoint.ca_file), context);
+                                 } catch (const std::exception& error) {
+                                   // It fails this endpoint only, not the run.
+                                   endpoints[i] = failed_endpoint(endpoint, error.what());
+                                 }
+                               });
       files = scan_files(context);
+      probing.join();
     }
 
     const double now = unix_time_now();

@@ -56,7 +56,7 @@ void decode_endpoints(ConfigReader& reader, MapReader& map, CertificatesConfig& 
 
 }  // namespace
 
-std::shared_ptr<const CollectorSection> decode_certificates_section(const SectionInput& input) {
+std::shared_ptr<const CertificatesConfig> decode_certificates_section(const SectionInput& input) {
   ConfigReader& reader = input.reader;
   auto certs = std::make_shared<CertificatesConfig>();
   certs->interval = input.global.interval;

@@ -33,6 +33,6 @@ struct CertificatesConfig : CollectorSection {
 };
 
 // `certificates:` alone enables the defaults; nullptr with `enabled: false`.
-std::shared_ptr<const CollectorSection> decode_certificates_section(const SectionInput& input);
+std::shared_ptr<const CertificatesConfig> decode_certificates_section(const SectionInput& input);
 
 }  // namespace assets

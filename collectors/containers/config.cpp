@@ -4,7 +4,7 @@
 
 namespace assets {
 
-std::shared_ptr<const CollectorSection> decode_containers_section(const SectionInput& input) {
+std::shared_ptr<const ContainersConfig> decode_containers_section(const SectionInput& input) {
   ConfigReader& reader = input.reader;
   auto containers = std::make_shared<ContainersConfig>();
   containers->interval = input.global.interval;

@@ -28,6 +28,6 @@ struct ContainersConfig : CollectorSection {
 };
 
 // `containers:` alone enables the defaults; nullptr with `enabled: false`.
-std::shared_ptr<const CollectorSection> decode_containers_section(const SectionInput& input);
+std::shared_ptr<const ContainersConfig> decode_containers_section(const SectionInput& input);
 
 }  // namespace assets

@@ -211,7 +211,7 @@ std::string_view to_string(CheckKind kind) {
   return "unknown";
 }
 
-std::shared_ptr<const CollectorSection> decode_health_section(const SectionInput& input) {
+std::shared_ptr<const HealthConfig> decode_health_section(const SectionInput& input) {
   ConfigReader& reader = input.reader;
   if (!input.node.IsSequence()) {
     reader.error(input.node, "health", "must be a list of checks");

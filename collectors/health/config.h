@@ -97,6 +97,6 @@ struct HealthConfig : CollectorSection {
 };
 
 // nullptr for an empty list.
-std::shared_ptr<const CollectorSection> decode_health_section(const SectionInput& input);
+std::shared_ptr<const HealthConfig> decode_health_section(const SectionInput& input);
 
 }  // namespace assets

@@ -3,7 +3,6 @@
 #include "collectors/health/health.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "agent/fan_out.h"
 #include "agent/log.h"
@@ -75,12 +74,10 @@ class HealthCollector final : public Collector {
     // The blocking checks run on threads of their own while this thread drives every HTTP
     // check in one libcurl loop.
     std::vector<std::optional<CheckResult>> blocking_results(blocking_due.size());
-    std::jthread blocking([&] {
-      fan_out(blocking_due.size(), kMaxBlockingThreads, context.stop, [&](std::size_t i) {
-        CheckState& state = *blocking_due[i];
-        blocking_results[i] = state.tcp ? state.tcp->run(context.deadline, context.stop)
-                                        : state.postgres->run(context.deadline, context.stop);
-      });
+    BackgroundFanOut blocking(blocking_due.size(), kMaxBlockingThreads, context.stop, [&](std::size_t i) {
+      CheckState& state = *blocking_due[i];
+      blocking_results[i] = state.tcp ? state.tcp->run(context.deadline, context.stop)
+                                      : state.postgres->run(context.deadline, context.stop);
     });
 
     std::vector<health::HttpProbe*> probes;

@@ -21,7 +21,7 @@ struct FakeSection : CollectorSection {
   bool operator==(const FakeSection&) const = default;
 };
 
-std::shared_ptr<const CollectorSection> decode_fake(const SectionInput& input) {
+std::shared_ptr<const FakeSection> decode_fake(const SectionInput& input) {
   if (!input.node.IsSequence() || input.node.size() == 0) return nullptr;
   auto section = std::make_shared<FakeSection>();
   section->interval = input.global.interval;
@@ -34,7 +34,7 @@ std::unique_ptr<Collector> make_fake(const FakeSection&) {
   return std::make_unique<testing::FakeCollector>("assets_test_fake", g_behaviour);
 }
 
-constexpr CollectorKind kFakeRegistry[] = {collector_kind<FakeSection, make_fake>("health", decode_fake)};
+constexpr CollectorKind kFakeRegistry[] = {collector_kind<FakeSection, decode_fake, make_fake>("health")};
 
 const char* kGoodConfig = R"(global:
   interval: 200ms

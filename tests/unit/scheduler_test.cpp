@@ -207,16 +207,22 @@ TEST(FanOut, SkipsTasksNotBegunWhenAStopIsRequested) {
   EXPECT_EQ(after_stop, 0);
 }
 
-TEST(DueTime, ATargetIsDueWhenLessThanHalfATickIsLeft) {
+TEST(DueTime, ATargetRunsAtTheFirstTickOnOrAfterItsDueTime) {
   using Clock = DueTime::Clock;
   const Clock::time_point start = Clock::now();
   DueTime due;
   EXPECT_TRUE(due.due(start, 10s));  // never ran
   due.ran(start, 30s);
   EXPECT_FALSE(due.due(start + 10s, 10s));
-  EXPECT_FALSE(due.due(start + 25s, 10s));
-  EXPECT_TRUE(due.due(start + 25s + 1ms, 10s));  // the tick at 30s may come a little early
+  EXPECT_FALSE(due.due(start + 29s, 10s));
+  EXPECT_TRUE(due.due(start + 29s + 1ms, 10s));  // the tick at 30 s may come a little early
   EXPECT_TRUE(due.due(start + 40s, 10s));
+  // A 14 s target beside a 10 s tick: the ticks at 10 s and 30 s pass it by, so it runs
+  // every 20 s, not at every tick.
+  DueTime longer;
+  longer.ran(start, 14s);
+  EXPECT_FALSE(longer.due(start + 10s, 10s));
+  EXPECT_TRUE(longer.due(start + 20s, 10s));
 }
 
 }  // namespace
