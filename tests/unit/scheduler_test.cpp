@@ -207,6 +207,21 @@ TEST(FanOut, SkipsTasksNotBegunWhenAStopIsRequested) {
   EXPECT_EQ(after_stop, 0);
 }
 
+TEST(FanOut, ATaskThatThrowsStopsNoOtherAndItsExceptionReachesTheCaller) {
+  std::atomic<int> ran{0};
+  EXPECT_THROW(fan_out(20, 4, {},
+                       [&](std::size_t i) {
+                         ++ran;
+                         if (i == 3) throw std::runtime_error("target 3");
+                       }),
+               std::runtime_error);
+  EXPECT_EQ(ran, 20);
+  BackgroundFanOut background(5, 2, {}, [](std::size_t i) {
+    if (i == 1) throw std::runtime_error("in the background");
+  });
+  EXPECT_THROW(background.join(), std::runtime_error);
+}
+
 TEST(DueTime, ATargetRunsAtTheFirstTickOnOrAfterItsDueTime) {
   using Clock = DueTime::Clock;
   const Clock::time_point start = Clock::now();
