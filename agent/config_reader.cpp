@@ -376,6 +376,21 @@ bool MapReader::read_path_of_regular_file(std::string_view key, std::string& out
   return true;
 }
 
+MapSection open_map_section(ConfigReader& reader, const YAML::Node& node, const std::string& name,
+                            const GlobalConfig& global) {
+  MapSection section;
+  section.schedule = {global.interval, global.timeout};
+  if (node.IsNull()) return section;
+  MapReader& map = section.map.emplace(reader, node, name);
+  if (!map.valid()) {
+    section.map.reset();
+    return section;
+  }
+  map.read("enabled", section.enabled);
+  section.schedule = read_schedule(reader, map, global);
+  return section;
+}
+
 std::string indexed(const std::string& path, std::size_t index) { return path + "[" + std::to_string(index) + "]"; }
 
 Schedule read_schedule(ConfigReader& reader, MapReader& map, const GlobalConfig& global) {

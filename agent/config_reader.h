@@ -112,6 +112,18 @@ struct Schedule {
 };
 Schedule read_schedule(ConfigReader& reader, MapReader& map, const GlobalConfig& global);
 
+// The opening of a section that is one map (containers:, certificates:): `name:` with no
+// value enables it with its defaults and global's schedule; otherwise the map gives
+// `enabled` and its own `interval`/`timeout`. `map` is empty when there is nothing more to
+// read: no value, or not a map (then the error is recorded).
+struct MapSection {
+  std::optional<MapReader> map;
+  bool enabled = true;
+  Schedule schedule;
+};
+MapSection open_map_section(ConfigReader& reader, const YAML::Node& node, const std::string& name,
+                            const GlobalConfig& global);
+
 std::string indexed(const std::string& path, std::size_t index);
 
 // The document's root node; nullopt, with the error recorded, when the text is not UTF-8,

@@ -12,18 +12,13 @@
 #include <openssl/x509v3.h>
 
 #include "agent/log.h"
+#include "agent/openssl_errors.h"
 
 namespace assets {
 namespace {
 
 std::string openssl_reason() {
-  std::string text;
-  while (const unsigned long code = ERR_get_error()) {
-    std::array<char, 256> buffer{};
-    ERR_error_string_n(code, buffer.data(), buffer.size());
-    if (!text.empty()) text += "; ";
-    text += buffer.data();
-  }
+  std::string text = openssl_errors();
   return text.empty() ? "unknown error" : text;
 }
 

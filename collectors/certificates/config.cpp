@@ -58,17 +58,12 @@ void decode_endpoints(ConfigReader& reader, MapReader& map, CertificatesConfig& 
 
 std::shared_ptr<const CertificatesConfig> decode_certificates_section(const SectionInput& input) {
   ConfigReader& reader = input.reader;
+  MapSection section = open_map_section(reader, input.node, "certificates", input.global);
   auto certs = std::make_shared<CertificatesConfig>();
-  certs->interval = input.global.interval;
-  certs->timeout = input.global.timeout;
-  if (input.node.IsNull()) return certs;
-  MapReader map(reader, input.node, "certificates");
-  if (!map.valid()) return nullptr;
-  bool enabled = true;
-  map.read("enabled", enabled);
-  const Schedule schedule = read_schedule(reader, map, input.global);
-  certs->interval = schedule.interval;
-  certs->timeout = schedule.timeout;
+  certs->interval = section.schedule.interval;
+  certs->timeout = section.schedule.timeout;
+  if (!section.map) return certs;
+  MapReader& map = *section.map;
   map.read("files", certs->files);
   map.read("exclude", certs->exclude);
   map.read_duration("expiry_warning", certs->expiry_warning);
@@ -80,7 +75,7 @@ std::shared_ptr<const CertificatesConfig> decode_certificates_section(const Sect
   }
   decode_endpoints(reader, map, *certs);
   map.finish();
-  return enabled ? certs : nullptr;
+  return section.enabled ? certs : nullptr;
 }
 
 }  // namespace assets

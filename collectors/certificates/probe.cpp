@@ -9,6 +9,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "collectors/net/socket.h"
+#include "agent/openssl_errors.h"
 #include "collectors/net/tls.h"
 
 namespace assets {
@@ -51,7 +52,7 @@ struct SslFree {
 std::string handshake_error(SSL* ssl, int result) {
   const int error = SSL_get_error(ssl, result);
   const int saved_errno = errno;
-  std::string library = net::openssl_errors();
+  std::string library = openssl_errors();
   if (!library.empty()) return library;
   if (error == SSL_ERROR_ZERO_RETURN) return "the peer closed the connection during the handshake";
   if (error == SSL_ERROR_SYSCALL) {
@@ -66,7 +67,7 @@ void TlsClient::Free::operator()(SSL_CTX* context) const { SSL_CTX_free(context)
 
 TlsClient::TlsClient(const std::string& ca_file) : context_(SSL_CTX_new(TLS_client_method())) {
   if (!context_) {
-    load_error_ = "cannot create a TLS context: " + net::openssl_errors();
+    load_error_ = "cannot create a TLS context: " + openssl_errors();
     return;
   }
   // The handshake must finish whatever the chain; verification is read afterwards.
@@ -76,7 +77,7 @@ TlsClient::TlsClient(const std::string& ca_file) : context_(SSL_CTX_new(TLS_clie
   if (loaded != 1) {
     load_error_ = (ca_file.empty() ? std::string("cannot load the system trust store")
                                    : "cannot load ca_file " + ca_file) +
-                  ": " + net::openssl_errors();
+                  ": " + openssl_errors();
   }
 }
 
@@ -99,7 +100,7 @@ ProbeOutcome probe_tls_endpoint(const ProbeRequest& request, const TlsClient& cl
   ERR_clear_error();
   const std::unique_ptr<SSL, SslFree> ssl(SSL_new(client.context()));
   if (!ssl || SSL_set_fd(ssl.get(), connection.fd.get()) != 1) {
-    return fail({CertFailure::other, "cannot set up TLS: " + net::openssl_errors()});
+    return fail({CertFailure::other, "cannot set up TLS: " + openssl_errors()});
   }
   net::expect_peer_name(ssl.get(), request.server_name.empty() ? target->host : request.server_name);
   SSL_set_connect_state(ssl.get());

@@ -6,16 +6,12 @@ namespace assets {
 
 std::shared_ptr<const ContainersConfig> decode_containers_section(const SectionInput& input) {
   ConfigReader& reader = input.reader;
+  MapSection section = open_map_section(reader, input.node, "containers", input.global);
   auto containers = std::make_shared<ContainersConfig>();
-  containers->interval = input.global.interval;
-  containers->timeout = input.global.timeout;
-  if (input.node.IsNull()) return containers;
-  MapReader map(reader, input.node, "containers");
-  bool enabled = true;
-  map.read("enabled", enabled);
-  const Schedule schedule = read_schedule(reader, map, input.global);
-  containers->interval = schedule.interval;
-  containers->timeout = schedule.timeout;
+  containers->interval = section.schedule.interval;
+  containers->timeout = section.schedule.timeout;
+  if (!section.map) return containers;
+  MapReader& map = *section.map;
   map.read("socket", containers->socket);
   map.read("host", containers->host);
   if (!containers->host.empty() && containers->host.rfind("tcp://", 0) != 0) {
@@ -34,7 +30,7 @@ std::shared_ptr<const ContainersConfig> decode_containers_section(const SectionI
   map.read("max_parallel_inspects", containers->max_parallel_inspects, 1, 64);
   map.read_duration("resync_interval", containers->resync_interval);
   map.finish();
-  return enabled ? containers : nullptr;
+  return section.enabled ? containers : nullptr;
 }
 
 }  // namespace assets

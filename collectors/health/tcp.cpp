@@ -11,6 +11,7 @@
 
 #include "collectors/health/net.h"
 #include "collectors/net/socket.h"
+#include "agent/openssl_errors.h"
 #include "collectors/net/tls.h"
 
 namespace assets::health {
@@ -72,17 +73,17 @@ std::optional<StepError> Stream::wait(short events, std::string_view doing) {
 
 std::optional<StepError> Stream::start_tls(const TlsConfig& tls, const std::string& host) {
   context_.reset(SSL_CTX_new(TLS_client_method()));
-  if (!context_) return StepError{reason::kTls, "TLS setup: " + net::openssl_errors()};
+  if (!context_) return StepError{reason::kTls, "TLS setup: " + openssl_errors()};
   SSL_CTX* context = context_.get();
   if (const int version = openssl_min_version(tls.min_version); version != 0) SSL_CTX_set_min_proto_version(context, version);
   const bool trusted = tls.ca_file.empty() ? SSL_CTX_set_default_verify_paths(context) == 1
                                            : SSL_CTX_load_verify_locations(context, tls.ca_file.c_str(), nullptr) == 1;
-  if (!trusted) return StepError{reason::kTls, "loading CA file " + tls.ca_file + ": " + net::openssl_errors()};
+  if (!trusted) return StepError{reason::kTls, "loading CA file " + tls.ca_file + ": " + openssl_errors()};
   if (!tls.cert_file.empty()) {
     if (SSL_CTX_use_certificate_chain_file(context, tls.cert_file.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(context, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(context) != 1) {
-      return StepError{reason::kTls, "loading client certificate " + tls.cert_file + ": " + net::openssl_errors()};
+      return StepError{reason::kTls, "loading client certificate " + tls.cert_file + ": " + openssl_errors()};
     }
   }
   SSL_CTX_set_verify(context, tls.insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
@@ -90,7 +91,7 @@ std::optional<StepError> Stream::start_tls(const TlsConfig& tls, const std::stri
   ssl_.reset(SSL_new(context));
   SSL* ssl = ssl_.get();
   if (ssl == nullptr || SSL_set_fd(ssl, fd_.get()) != 1) {
-    return StepError{reason::kTls, "TLS setup: " + net::openssl_errors()};
+    return StepError{reason::kTls, "TLS setup: " + openssl_errors()};
   }
   net::expect_peer_name(ssl, tls.server_name.empty() ? host : tls.server_name);
   while (true) {
@@ -106,7 +107,7 @@ std::optional<StepError> Stream::start_tls(const TlsConfig& tls, const std::stri
     std::string detail = "TLS handshake: ";
     if (verify != X509_V_OK) {
       detail += std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
-    } else if (std::string errors = net::openssl_errors(); !errors.empty()) {
+    } else if (std::string errors = openssl_errors(); !errors.empty()) {
       detail += errors;
     } else {
       detail += "connection closed by the peer";
@@ -140,7 +141,7 @@ long Stream::transfer(bool write, char* data, std::size_t size) {
     case SSL_ERROR_ZERO_RETURN:
       return 0;
     default: {
-      const std::string errors = net::openssl_errors();
+      const std::string errors = openssl_errors();
       // A peer that closes without close_notify looks like an error to OpenSSL: treat as end.
       if (errors.empty() && !write) return 0;
       error_ = errors.empty() ? std::string(std::strerror(errno)) : errors;

@@ -1,25 +1,11 @@
 #include "collectors/net/tls.h"
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-
-#include <array>
 
 #include "collectors/net/socket.h"
 
 namespace assets::net {
-
-std::string openssl_errors() {
-  std::string text;
-  while (const unsigned long code = ERR_get_error()) {
-    std::array<char, 256> buffer{};
-    ERR_error_string_n(code, buffer.data(), buffer.size());
-    if (!text.empty()) text += "; ";
-    text += buffer.data();
-  }
-  return text;
-}
 
 void expect_peer_name(SSL* ssl, const std::string& name) {
   if (is_ip_literal(name)) {

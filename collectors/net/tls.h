@@ -1,14 +1,11 @@
 #pragma once
-// OpenSSL pieces shared by the TLS clients of the tcp check and the certificates probe.
+// OpenSSL pieces shared by the TLS clients of the tcp check and the certificates probe
+// (their error text is agent/openssl_errors.h, shared with the web server).
 #include <string>
 
 #include <openssl/types.h>
 
 namespace assets::net {
-
-// This thread's OpenSSL error queue as text, entries joined by "; ", and the queue emptied.
-// Empty when the queue was.
-std::string openssl_errors();
 
 // Sets whom the handshake expects: an IP address is checked against the certificate's IP
 // addresses and not sent as SNI (RFC 6066 allows none there); a name is sent as SNI and
