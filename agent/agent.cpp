@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agent/log.h"
+#include "agent/service_manager.h"
 #include "agent/web_tls.h"
 
 namespace assets {
@@ -176,7 +177,9 @@ void Agent::reload_loop() {
     if (stopping_) return;
     const std::uint64_t serving = reloads_requested_;
     lock.unlock();
+    service_manager::reloading();
     ReloadOutcome outcome = load_and_apply();
+    service_manager::ready(outcome.message);
     lock.lock();
     reloads_done_ = serving;
     last_reload_ = std::move(outcome);

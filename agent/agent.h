@@ -87,6 +87,9 @@ class Agent {
   bool stop(std::chrono::milliseconds budget);
 
   Store& store() { return *store_; }
+  // Collectors whose run outlasts its timeout by more than `grace` (Scheduler::stalled).
+  std::vector<std::string> stalled_collectors(Duration grace) const { return scheduler_.stalled(grace); }
+  std::size_t collector_count() const { return scheduler_.names().size(); }
   std::vector<int> ports() const;
   bool serves_tls() const;
 

@@ -3,8 +3,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +17,7 @@ namespace {
 
 std::atomic<Level> g_level{Level::info};
 std::atomic<Format> g_format{Format::logfmt};
+std::atomic<bool> g_journal_priorities{false};
 std::mutex g_output_mutex;
 
 std::string_view level_name(Level level) {
@@ -93,6 +98,40 @@ void configure(Level level, Format format) {
   g_format = format;
 }
 
+bool journal_stream_is(std::string_view journal_stream, unsigned long long device, unsigned long long inode) {
+  // "DEVICE:INODE", both decimal (systemd.exec(5)).
+  const auto colon = journal_stream.find(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const std::string text(journal_stream);
+  char* end = nullptr;
+  const unsigned long long stream_device = std::strtoull(text.c_str(), &end, 10);
+  if (end != text.c_str() + colon) return false;
+  const char* inode_text = text.c_str() + colon + 1;
+  const unsigned long long stream_inode = std::strtoull(inode_text, &end, 10);
+  if (end == inode_text || *end != '\0') return false;
+  return stream_device == device && stream_inode == inode;
+}
+
+void detect_journal_stream() {
+  const char* journal_stream = std::getenv("JOURNAL_STREAM");
+  struct stat stderr_stat {};
+  // A program started by the service that redirects stderr elsewhere inherits the
+  // variable; only the stream itself gets the prefixes.
+  const bool is_journal = journal_stream != nullptr && fstat(STDERR_FILENO, &stderr_stat) == 0 &&
+                          journal_stream_is(journal_stream, stderr_stat.st_dev, stderr_stat.st_ino);
+  g_journal_priorities = is_journal;
+}
+
+std::string_view journal_priority_prefix(Level level) {
+  switch (level) {
+    case Level::debug: return "<7>";
+    case Level::info: return "<6>";
+    case Level::warn: return "<4>";
+    case Level::error: return "<3>";
+  }
+  return "<6>";
+}
+
 bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
 
 std::string format_event(Format format, Level level, std::string_view timestamp, std::string_view message,
@@ -122,7 +161,9 @@ std::string format_event(Format format, Level level, std::string_view timestamp,
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
-  std::string line = format_event(g_format.load(std::memory_order_relaxed), level, now_rfc3339(), message, fields);
+  std::string line;
+  if (g_journal_priorities.load(std::memory_order_relaxed)) line = journal_priority_prefix(level);
+  line += format_event(g_format.load(std::memory_order_relaxed), level, now_rfc3339(), message, fields);
   line += '\n';
   std::lock_guard lock(g_output_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -16,6 +16,12 @@ std::optional<Level> parse_level(std::string_view text);
 std::optional<Format> parse_format(std::string_view text);
 
 void configure(Level level, Format format);
+// When stderr is the journal (systemd's JOURNAL_STREAM names its device and inode), each
+// line starts with its syslog priority, "<3>" for an error, so that `journalctl -p warning`
+// finds the warnings; elsewhere lines stay plain.
+void detect_journal_stream();
+bool journal_stream_is(std::string_view journal_stream, unsigned long long device, unsigned long long inode);
+std::string_view journal_priority_prefix(Level level);
 bool enabled(Level level);
 
 using Field = std::pair<std::string_view, std::string>;

@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -11,6 +13,7 @@
 #include "agent/build_info.h"
 #include "agent/check_command.h"
 #include "agent/log.h"
+#include "agent/service_manager.h"
 
 namespace {
 
@@ -24,6 +27,56 @@ void print_config_errors(const ConfigLoadError& e) {
   std::cerr << e.errors().size() << (e.errors().size() == 1 ? " error" : " errors") << " in the configuration\n";
 }
 
+// A run that outlasts its timeout by this much is stuck in a call that ignores its
+// deadline; the watchdog then stops pinging and systemd restarts the agent.
+constexpr std::chrono::seconds kStalledRunGrace{60};
+
+std::string listening_status(const Agent& agent) {
+  std::string ports;
+  for (int port : agent.ports()) ports += (ports.empty() ? ":" : ", :") + std::to_string(port);
+  return "serving /metrics on " + ports + " (" + (agent.serves_tls() ? "https" : "http") + "), " +
+         std::to_string(agent.collector_count()) + " collectors";
+}
+
+// Pings systemd's watchdog from the main loop while no collector is stalled; a stalled one
+// is logged once when it starts to hold the pings back.
+class Watchdog {
+ public:
+  Watchdog() : interval_(service_manager::watchdog_ping_interval()) {}
+
+  std::optional<std::chrono::microseconds> interval() const { return interval_; }
+
+  void tick(const Agent& agent) {
+    if (!interval_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_ping_) return;
+    const auto stalled = agent.stalled_collectors(kStalledRunGrace);
+    if (!stalled.empty()) {
+      if (!holding_back_) {
+        log::error("collector run stalled past its timeout; no more watchdog pings, systemd will restart the agent",
+                   {{"collector", stalled.front()}});
+        service_manager::status("collector " + stalled.front() + " stalled past its timeout");
+      }
+      holding_back_ = true;
+      return;
+    }
+    holding_back_ = false;
+    service_manager::watchdog_ping();
+    next_ping_ = now + *interval_;
+  }
+
+ private:
+  std::optional<std::chrono::microseconds> interval_;
+  std::chrono::steady_clock::time_point next_ping_{};
+  bool holding_back_ = false;
+};
+
+timespec to_timespec(std::chrono::microseconds duration) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(duration);
+  return timespec{static_cast<time_t>(seconds.count()),
+                  static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(duration - seconds).count())};
+}
+
 [[noreturn]] void run_daemon(const AgentOptions& options, const sigset_t& signals) {
   Agent agent(collector_registry(), options);
   agent.start();
@@ -32,9 +85,16 @@ void print_config_errors(const ConfigLoadError& e) {
     log::info("listening",
               {{"port", std::to_string(port)}, {"url", scheme + "://127.0.0.1:" + std::to_string(port) + "/metrics"}});
   }
-  const timespec refresh{kSnapshotRefreshSeconds, 0};
+  // Listening, and every collector scheduled: a unit ordered after this one may scrape.
+  service_manager::ready(listening_status(agent));
+  Watchdog watchdog;
+  const std::chrono::microseconds tick =
+      std::min<std::chrono::microseconds>(std::chrono::seconds(kSnapshotRefreshSeconds),
+                                          watchdog.interval().value_or(std::chrono::seconds(kSnapshotRefreshSeconds)));
+  const timespec wait = to_timespec(tick);
   for (;;) {
-    const int signal_number = sigtimedwait(&signals, nullptr, &refresh);
+    watchdog.tick(agent);
+    const int signal_number = sigtimedwait(&signals, nullptr, &wait);
     if (signal_number < 0) {
       // Process metrics age between collector runs; refresh them on a slow tick.
       agent.store().refresh();
@@ -43,6 +103,7 @@ void print_config_errors(const ConfigLoadError& e) {
       agent.reload(std::chrono::milliseconds(0));  // on the reload thread: SIGTERM is never held up
     } else {
       log::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      service_manager::stopping();
       if (!agent.stop(kStopBudget)) {
         log::warn("collector runs did not end in time; exiting without waiting for them");
       }
@@ -105,6 +166,7 @@ int main(int argc, char** argv) {
   // repeat it on stderr, so they show only when a level is asked for.
   if (check->parsed() && app.get_option("--log.level")->count() == 0) log_level = "error";
   log::configure(*log::parse_level(log_level), *log::parse_format(log_format));
+  log::detect_journal_stream();
 
   try {
     if (config_check->parsed()) {

@@ -1,6 +1,7 @@
 #include "agent/scheduler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <random>
 #include <thread>
@@ -43,6 +44,8 @@ struct Scheduler::Driver {
   Duration start_jitter;
   std::shared_ptr<Store> store;
   std::stop_source stop;
+  // When the current run started (steady clock, in its ticks), or 0 between runs.
+  std::atomic<std::chrono::steady_clock::rep> run_started{0};
   // Held while the driver writes to the store, and while it is told to stop: after stop()
   // returns, a driver records nothing, even one that was abandoned mid-run.
   std::mutex mutex;
@@ -148,6 +151,19 @@ bool Scheduler::wait_stopped(std::chrono::milliseconds timeout) {
   return all_ended;
 }
 
+std::vector<std::string> Scheduler::stalled(Duration grace) const {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> names;
+  for (const auto& driver : drivers_) {
+    const auto started = driver->run_started.load();
+    if (started == 0) continue;
+    const auto running_for = now - std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(started));
+    if (running_for > driver->timeout + grace) names.push_back(driver->name);
+  }
+  return names;
+}
+
 CollectorRun Scheduler::run_once(Collector& collector, Duration timeout, std::stop_token stop) {
   CollectContext context;
   const auto started = std::chrono::steady_clock::now();
@@ -190,7 +206,9 @@ void Scheduler::drive(const std::shared_ptr<Driver>& driver) {
       driver->store->run_started(driver->name, unix_time_now(), to_seconds(driver->timeout));
     }
     const auto started = std::chrono::steady_clock::now();
+    driver->run_started = started.time_since_epoch().count();
     CollectorRun run = run_once(*driver->collector, driver->timeout, stop);
+    driver->run_started = 0;
     if (stop.stop_requested()) break;
     if (!run.success) {
       log::warn("collector run failed", {{"collector", driver->name}, {"error", run.error}});

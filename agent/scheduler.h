@@ -50,6 +50,10 @@ class Scheduler {
   // True when every driver's thread, abandoned ones included, has ended within `timeout`.
   bool wait_stopped(std::chrono::milliseconds timeout);
 
+  // The collectors whose current run has lasted longer than their timeout plus `grace`:
+  // stuck in a call that ignores its deadline. The watchdog stops pinging while any is.
+  std::vector<std::string> stalled(Duration grace) const;
+
   // Runs one collector once, synchronously, as a driver run would (for `assets-agent check`).
   static CollectorRun run_once(Collector& collector, Duration timeout, std::stop_token stop = {});
 

@@ -6,7 +6,7 @@ set -euo pipefail
 build_packages=(
   cmake g++ make ninja-build pkg-config git
   prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libcurl4-openssl-dev libpq-dev
-  libssl-dev nlohmann-json3-dev zlib1g-dev libre2-dev libcli11-dev
+  libssl-dev nlohmann-json3-dev zlib1g-dev libre2-dev libcli11-dev libsystemd-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(

@@ -32,5 +32,22 @@ TEST(Log, ParsesLevelsAndFormats) {
   EXPECT_FALSE(parse_format("xml").has_value());
 }
 
+TEST(Log, JournalStreamMatchesOnlyItsOwnDeviceAndInode) {
+  EXPECT_TRUE(journal_stream_is("8:1234", 8, 1234));
+  EXPECT_FALSE(journal_stream_is("8:1234", 8, 1235));
+  EXPECT_FALSE(journal_stream_is("9:1234", 8, 1234));
+  EXPECT_FALSE(journal_stream_is("8:", 8, 0));
+  EXPECT_FALSE(journal_stream_is(":1234", 0, 1234));
+  EXPECT_FALSE(journal_stream_is("8:1234x", 8, 1234));
+  EXPECT_FALSE(journal_stream_is("", 0, 0));
+}
+
+TEST(Log, JournalPrioritiesAreSyslogs) {
+  EXPECT_EQ(journal_priority_prefix(Level::error), "<3>");
+  EXPECT_EQ(journal_priority_prefix(Level::warn), "<4>");
+  EXPECT_EQ(journal_priority_prefix(Level::info), "<6>");
+  EXPECT_EQ(journal_priority_prefix(Level::debug), "<7>");
+}
+
 }  // namespace
 }  // namespace assets::log

@@ -176,6 +176,24 @@ TEST(Scheduler, RunInProgressShowsItsStartAndTimeout) {
   EXPECT_TRUE(scheduler.wait_stopped(2s));
 }
 
+// The watchdog's test of liveness: a run past its timeout plus the grace is stalled, one
+// within it, or between runs, is not.
+TEST(Scheduler, ARunPastItsTimeoutAndGraceIsStalled) {
+  auto store = std::make_shared<Store>(1);
+  FakeBehaviour hanging;
+  hanging.hang = true;
+  FakeBehaviour quick;
+  store->set_collectors({"hanging", "quick"}, "t");
+  Scheduler scheduler(store, 0ms);
+  scheduler.start(fake("hanging", hanging, 1h, 50ms));
+  scheduler.start(fake("quick", quick, 1h, 50ms));
+  ASSERT_TRUE(eventually([&] { return hanging.runs == 1 && quick.runs == 1; }));
+  EXPECT_TRUE(scheduler.stalled(10s).empty());
+  EXPECT_TRUE(eventually([&] { return scheduler.stalled(100ms) == std::vector<std::string>{"hanging"}; }));
+  scheduler.request_stop();
+  EXPECT_TRUE(scheduler.wait_stopped(2s));
+}
+
 TEST(FanOut, RunsEveryTaskWithBoundedThreads) {
   std::atomic<int> running{0};
   std::atomic<int> peak{0};
