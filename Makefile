@@ -4,12 +4,13 @@
 #               fuzzer (CI runs this with CI=true)
 #   make bench  measurements against the Debian peers (not part of make test)
 #   make fuzz   the libFuzzer targets in tests/fuzz
+#   make package  the Debian package (debian/), checked by lintian, in build/package
 PRESET ?= $(if $(filter true,$(CI)),ci,release)
 BUILD_DIR := build/$(PRESET)
 ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps test-deps bench-deps configure build run test test-tsan test-asan bench fuzz clean
+.PHONY: all deps test-deps bench-deps package-deps configure build run test test-tsan test-asan bench fuzz package clean
 
 all: build
 
@@ -21,6 +22,13 @@ test-deps:
 
 bench-deps:
 	@deploy/install-deps.sh --bench
+
+package-deps:
+	@deploy/install-deps.sh --package
+
+# RUNBOOK_BASE_URL=https://... makes the installed alerts' runbook_url point there.
+package: package-deps
+	@deploy/packaging/build-package.sh build/package
 
 configure:
 	@cmake --preset $(PRESET) >/dev/null
@@ -34,13 +42,15 @@ run: deps configure
 	@exec $(BUILD_DIR)/assets-agent $(ARGS)
 
 # The concurrency tests under ThreadSanitizer, the unit and integration tests under
-# AddressSanitizer, every fuzzer for TEST_FUZZ_SECONDS, then every test; ctest's summary is last.
+# AddressSanitizer, every fuzzer for TEST_FUZZ_SECONDS, the Debian package (its test
+# installs it), then every test; ctest's summary is last.
 TEST_FUZZ_SECONDS ?= 30
 test: test-deps configure
 	@cmake --build --preset $(PRESET)
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	@$(MAKE) --no-print-directory package
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j2 $(CTEST_ARGS)
 
 test-tsan:

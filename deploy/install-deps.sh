@@ -17,6 +17,9 @@ test_packages=(
   nginx docker-compose wrk systemd python3
 )
 fuzz_packages=(clang-14 libclang-rt-14-dev)
+# debian/ and the package's tests (a debootstrap'ed Debian 12 in Podman).
+package_packages=(dpkg-dev debhelper help2man lintian man-db)
+package_test_packages=(debootstrap)
 bench_packages=(
   prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter hyperfine
 )
@@ -24,10 +27,11 @@ bench_packages=(
 packages=("${build_packages[@]}")
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=("${test_packages[@]}") ;;
+    --test) packages+=("${test_packages[@]}" "${package_packages[@]}" "${package_test_packages[@]}") ;;
+    --package) packages+=("${package_packages[@]}") ;;
     --bench) packages+=("${test_packages[@]}" "${bench_packages[@]}") ;;
     --fuzz) packages+=("${fuzz_packages[@]}") ;;
-    *) echo "usage: $0 [--test] [--bench] [--fuzz]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--test] [--bench] [--fuzz] [--package]" >&2; exit 2 ;;
   esac
 done
 

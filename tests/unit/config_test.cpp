@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "collectors/backups/config.h"
@@ -106,17 +107,22 @@ TEST(Config, DocumentationShowsTheEmbeddedDefault) {
       << "docs/configuration.md must end with the embedded default as agent/default_config.cpp has it";
 }
 
-TEST(Config, ShippedExampleIsValid) {
-  // The example reads Docker secrets from /run/secrets; point it at stand-ins.
+TEST(Config, ShippedExampleIsValidWithItsSecretsToo) {
+  // Step two of docs/deploy.md uncomments the secret files, systemd credentials; point
+  // them at stand-ins.
   testing::TempDir dir;
   dir.write("assets_monitor_token", "token\n");
   dir.write("db_monitor_password", "password\n");
-  std::string yaml = read_file(testing::source_dir() / "deploy" / "assets-agent.yml");
-  for (auto at = yaml.find("/run/secrets"); at != std::string::npos; at = yaml.find("/run/secrets", at)) {
-    yaml.replace(at, 12, dir.path().string());
+  const std::string installed = read_file(testing::source_dir() / "deploy" / "assets-agent.yml");
+  std::string with_secrets =
+      std::regex_replace(installed, std::regex("# ((bearer_token|password)_file): /run/credentials/assets-agent.service"),
+                         "$1: " + dir.path().string());
+  ASSERT_NE(with_secrets, installed);
+  for (const std::string& yaml : {installed, with_secrets}) {
+    const ConfigResult result = parse_config(yaml, "assets-agent.yml");
+    ASSERT_TRUE(result.config.has_value()) << (result.errors.empty() ? "" : result.errors.front().to_string());
   }
-  const ConfigResult result = parse_config(yaml, "assets-agent.yml");
-  ASSERT_TRUE(result.config.has_value()) << (result.errors.empty() ? "" : result.errors.front().to_string());
+  EXPECT_EQ(with_secrets.find("/run/credentials"), std::string::npos) << "a secret file not pointed at a stand-in";
 }
 
 TEST(Config, DefaultsComeFromTheStructs) {
