@@ -127,6 +127,18 @@ inside systemctl reload assets-agent || fail "systemctl reload"
 inside systemctl show -p StatusText --value assets-agent | grep -q "configuration reloaded" ||
   fail "status after reload: $(inside systemctl show -p StatusText --value assets-agent)"
 
+step "the watchdog: pinged, so a short WatchdogSec= never fires"
+inside mkdir -p /run/systemd/system/assets-agent.service.d
+inside sh -c 'printf "[Service]\nWatchdogSec=2s\n" >/run/systemd/system/assets-agent.service.d/watchdog.conf'
+inside systemctl daemon-reload
+inside systemctl restart assets-agent || fail "restart with WatchdogSec=2s"
+sleep 7
+[ "$(inside systemctl show -p NRestarts --value assets-agent)" = 0 ] || fail "the watchdog restarted the agent"
+[ "$(inside systemctl show -p WatchdogUSec --value assets-agent)" = 2s ] || fail "the drop-in did not apply"
+[ "$(inside systemctl is-active assets-agent)" = active ] || fail "not active with WatchdogSec=2s"
+inside rm -r /run/systemd/system/assets-agent.service.d
+inside systemctl daemon-reload
+
 step "the TLS endpoint, with only the runtime libraries"
 inside install -m 0644 /test/agent.pem /test/agent.key /etc/assets-agent/
 inside chgrp assets-agent /etc/assets-agent/agent.key
