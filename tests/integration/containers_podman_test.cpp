@@ -107,7 +107,7 @@ TEST_F(ContainersPodman, RunningExitedCreatedAndComposeLabels) {
   EXPECT_EQ(value(result, "assets_container_running", web), 1);
   EXPECT_EQ(value(result, "assets_container_info",
                   {{"container", "web"}, {"service", "backend"}, {"project", "assets"},
-                   {"image", testing::PodmanEngine::kImage}}),
+                   {"image", testing::ContainerEngine::kImage}}),
             1);
   EXPECT_EQ(value(result, "assets_container_health_status", {{"container", "web"}, {"status", "none"}}), 1);
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -133,15 +133,21 @@ TEST_F(ContainersPodman, RunningExitedCreatedAndComposeLabels) {
 }
 
 TEST_F(ContainersPodman, HealthyAndUnhealthyBetweenTwoRuns) {
-  const std::string good = run({"--name", "good", "--health-cmd", "true", "--health-interval=0"}, {"sleep", "300"});
-  const std::string bad = run({"--name", "bad", "--health-cmd", "false", "--health-interval=0", "--health-retries=1"},
-                              {"sleep", "300"});
+  // The checks run only when the test runs them (run_health_check), so the first run
+  // sees both containers before any check.
+  std::vector<std::string> good_options = engine_.health_check("true");
+  good_options.insert(good_options.end(), {"--name", "good"});
+  std::vector<std::string> bad_options = engine_.health_check("false");
+  bad_options.insert(bad_options.end(), {"--name", "bad", "--health-retries=1"});
+  const std::string good = run(good_options, {"sleep", "300"});
+  const std::string bad = run(bad_options, {"sleep", "300"});
   auto collector = this->collector(config());
   const CollectResult before = collector->run(context_with());
+  EXPECT_EQ(value(before, "assets_container_health_status", {{"container", "good"}, {"status", "starting"}}), 1);
   EXPECT_EQ(value(before, "assets_container_health_status", {{"container", "good"}, {"status", "healthy"}}), 0);
 
-  engine_.podman({"healthcheck", "run", good});
-  engine_.podman({"healthcheck", "run", bad});
+  ASSERT_TRUE(engine_.run_health_check(good)) << engine_.inspect(good, "{{json .State.Health}}");
+  ASSERT_TRUE(engine_.run_health_check(bad)) << engine_.inspect(bad, "{{json .State.Health}}");
   ASSERT_TRUE(engine_.wait_for(bad, "{{.State.Health.Status}}", "unhealthy", 10s));
   const CollectResult after = collector->run(context_with());
   EXPECT_EQ(value(after, "assets_container_health_status", {{"container", "good"}, {"status", "healthy"}}), 1);
@@ -164,8 +170,8 @@ TEST_F(ContainersPodman, ARestartBetweenTwoRunsShowsInTheNextRun) {
   config.resync_interval = 1h;  // the rolling resync must not be what finds the restart
   const std::string steady = run({"--name", "steady"}, {"sleep", "300"});
   // Fails (and is restarted by its policy) each time something is written to /fail; a
-  // second after, so the `podman exec` that wrote it has ended before the container does
-  // (an exec session still open when its container exits fails with 255).
+  // second after, so the `exec` that wrote it has ended before the container does
+  // (Podman fails an exec session still open when its container exits, with 255).
   const std::string flaky = run({"--name", "flaky", "--restart=on-failure:10"},
                                 {"sh", "-c", "while [ ! -s /fail ]; do sleep 0.1; done; : > /fail; sleep 1; exit 1"});
   // Their creation events must lie before the first run's events window.
@@ -178,7 +184,7 @@ TEST_F(ContainersPodman, ARestartBetweenTwoRunsShowsInTheNextRun) {
   const double first_start = *value(first, "assets_container_start_time_seconds", {{"container", "flaky"}});
 
   // Wait until it has restarted and runs again: its list entry then looks as before.
-  ASSERT_EQ(engine_.podman({"exec", flaky, "sh", "-c", "echo now > /fail"}), 0);
+  ASSERT_EQ(engine_.cli({"exec", flaky, "sh", "-c", "echo now > /fail"}), 0);
   const std::string next = std::to_string(static_cast<int>(first_restarts) + 1) + " running";
   ASSERT_TRUE(engine_.wait_for(flaky, "{{.RestartCount}} {{.State.Status}}", next, 30s))
       << engine_.inspect(flaky, "{{.RestartCount}} {{.State.Status}}");
