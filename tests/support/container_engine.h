@@ -2,8 +2,8 @@
 // A real Docker-compatible engine for tests, on a temp unix socket (or a loopback TCP
 // port), with storage and state dirs of its own so parallel tests never see each other's
 // containers, and a busybox image imported from /bin/busybox. Every container made
-// through it is removed by ID when it is destroyed. The engine: PodmanEngine
-// (podman_engine.h).
+// through it is removed by ID when it is destroyed. The engines: PodmanEngine
+// (podman_engine.h) and DockerEngine (docker_engine.h).
 #include <chrono>
 #include <filesystem>
 #include <string>
