@@ -12,7 +12,7 @@ build_packages=(
 test_packages=(
   curl openssl ca-certificates procps
   postgresql postgresql-client
-  podman runc busybox-static
+  podman runc busybox-static docker.io
   prometheus prometheus-alertmanager
   nginx docker-compose wrk systemd python3
 )
@@ -47,6 +47,6 @@ sudo=()
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-# Services that packages start on install (nginx, postgresql, prometheus...) are not used:
-# tests start their own instances on free loopback ports.
+# Services that packages start on install (nginx, postgresql, prometheus, docker...) are not used:
+# tests start their own instances on free loopback ports or temp sockets.
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -564,7 +564,7 @@ TEST(MonitoringStack, DashboardsHaveDataAndInjectedFaultsAlertAndResolve) {
   testing::write_file(site_pem, site_expiring.pem());
   testing::write_file(other_pem, "not a certificate\n");
   std::string podman_output;
-  ASSERT_EQ(engine.podman({"stop", "--time", "0", container}, &podman_output), 0) << podman_output;
+  ASSERT_EQ(engine.cli({"stop", "--time", "0", container}, &podman_output), 0) << podman_output;
 
   const bool all_fired =
       poll_until(90s, [&] { return missing(expected, receiver, "firing", faults_injected).empty(); });
@@ -613,7 +613,7 @@ TEST(MonitoringStack, DashboardsHaveDataAndInjectedFaultsAlertAndResolve) {
   fs::rename(archive_moved, archive_dir);
   testing::write_file(site_pem, site_valid.pem());
   testing::write_file(other_pem, other.pem());
-  ASSERT_EQ(engine.podman({"start", container}, &podman_output), 0) << podman_output;
+  ASSERT_EQ(engine.cli({"start", container}, &podman_output), 0) << podman_output;
 
   const bool all_resolved =
       poll_until(90s, [&] { return missing(expected, receiver, "resolved", faults_removed).empty(); });

@@ -29,10 +29,12 @@ bool in_ci() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "assets-test-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
+TempDir::TempDir() : TempDir(std::filesystem::temp_directory_path() / "assets-test-XXXXXX") {}
+
+TempDir::TempDir(const std::filesystem::path& pattern) {
+  std::string path = pattern.string();
+  if (mkdtemp(path.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = path;
 }
 
 TempDir::~TempDir() {

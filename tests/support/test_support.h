@@ -25,7 +25,10 @@ bool in_ci();
 
 class TempDir {
  public:
+  // Under the system's temp dir.
   TempDir();
+  // Where `pattern`, a path ending in XXXXXX, says (mkdtemp): for a path known to be short.
+  explicit TempDir(const std::filesystem::path& pattern);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
