@@ -179,8 +179,9 @@ void Agent::reload_loop() {
     lock.unlock();
     service_manager::reloading();
     ReloadOutcome outcome = load_and_apply();
-    service_manager::ready(outcome.message);
     lock.lock();
+    // After STOPPING=1, a READY=1 would be a false status.
+    if (!stopping_) service_manager::ready(outcome.message);
     reloads_done_ = serving;
     last_reload_ = std::move(outcome);
     reload_changed_.notify_all();

@@ -132,6 +132,10 @@ std::string_view journal_priority_prefix(Level level) {
   return "<6>";
 }
 
+std::string_view journal_prefix(Level level) {
+  return g_journal_priorities.load(std::memory_order_relaxed) ? journal_priority_prefix(level) : std::string_view{};
+}
+
 bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
 
 std::string format_event(Format format, Level level, std::string_view timestamp, std::string_view message,
@@ -161,8 +165,7 @@ std::string format_event(Format format, Level level, std::string_view timestamp,
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
-  std::string line;
-  if (g_journal_priorities.load(std::memory_order_relaxed)) line = journal_priority_prefix(level);
+  std::string line(journal_prefix(level));
   line += format_event(g_format.load(std::memory_order_relaxed), level, now_rfc3339(), message, fields);
   line += '\n';
   std::lock_guard lock(g_output_mutex);

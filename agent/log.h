@@ -22,6 +22,9 @@ void configure(Level level, Format format);
 void detect_journal_stream();
 bool journal_stream_is(std::string_view journal_stream, unsigned long long device, unsigned long long inode);
 std::string_view journal_priority_prefix(Level level);
+// The prefix for a line written to stderr directly: journal_priority_prefix when stderr is
+// the journal, else empty.
+std::string_view journal_prefix(Level level);
 bool enabled(Level level);
 
 using Field = std::pair<std::string_view, std::string>;

@@ -19,12 +19,18 @@ namespace {
 
 using namespace assets;
 
+using Clock = std::chrono::steady_clock;
+
 constexpr auto kStopBudget = std::chrono::milliseconds(1500);
-constexpr int kSnapshotRefreshSeconds = 5;
+// Process metrics age between collector runs; the main loop refreshes them this often.
+constexpr std::chrono::seconds kSnapshotRefreshPeriod{5};
 
 void print_config_errors(const ConfigLoadError& e) {
-  for (const auto& error : e.errors()) std::cerr << error.to_string() << '\n';
-  std::cerr << e.errors().size() << (e.errors().size() == 1 ? " error" : " errors") << " in the configuration\n";
+  // Under systemd these lines say why the service did not start: at priority error.
+  const std::string_view priority = log::journal_prefix(log::Level::error);
+  for (const auto& error : e.errors()) std::cerr << priority << error.to_string() << '\n';
+  std::cerr << priority << e.errors().size() << (e.errors().size() == 1 ? " error" : " errors")
+            << " in the configuration\n";
 }
 
 // A run that outlasts its timeout by this much is stuck in a call that ignores its
@@ -38,18 +44,27 @@ std::string listening_status(const Agent& agent) {
          std::to_string(agent.collector_count()) + " collectors";
 }
 
-// Pings systemd's watchdog from the main loop while no collector is stalled; a stalled one
-// is logged once when it starts to hold the pings back.
+// Pings systemd's watchdog from the main loop, every half WatchdogSec=, while no collector
+// is stalled. While one is, it checks again at the same pace without pinging, and says so
+// in the log and the status line once.
 class Watchdog {
  public:
-  Watchdog() : interval_(service_manager::watchdog_ping_interval()) {}
+  Watchdog() : interval_(service_manager::watchdog_ping_interval()) {
+    // A WATCHDOG_USEC of 1 would make half of it 0: a busy loop.
+    if (interval_) interval_ = std::max<std::chrono::microseconds>(*interval_, std::chrono::milliseconds(1));
+  }
 
-  std::optional<std::chrono::microseconds> interval() const { return interval_; }
+  // When tick() next has something to do; none without a watchdog.
+  std::optional<Clock::time_point> due() const {
+    if (!interval_) return std::nullopt;
+    return next_check_;
+  }
 
   void tick(const Agent& agent) {
     if (!interval_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_ping_) return;
+    const auto now = Clock::now();
+    if (now < next_check_) return;
+    next_check_ = now + *interval_;
     const auto stalled = agent.stalled_collectors(kStalledRunGrace);
     if (!stalled.empty()) {
       if (!holding_back_) {
@@ -60,21 +75,25 @@ class Watchdog {
       holding_back_ = true;
       return;
     }
+    if (holding_back_) {
+      log::info("stalled collector run ended; watchdog pings resume");
+      service_manager::status(listening_status(agent));
+    }
     holding_back_ = false;
     service_manager::watchdog_ping();
-    next_ping_ = now + *interval_;
   }
 
  private:
   std::optional<std::chrono::microseconds> interval_;
-  std::chrono::steady_clock::time_point next_ping_{};
+  Clock::time_point next_check_{};  // the epoch: the first tick pings
   bool holding_back_ = false;
 };
 
-timespec to_timespec(std::chrono::microseconds duration) {
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(duration);
+timespec until(Clock::time_point deadline) {
+  const auto left = std::max<Clock::duration>(deadline - Clock::now(), std::chrono::microseconds(100));
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
   return timespec{static_cast<time_t>(seconds.count()),
-                  static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(duration - seconds).count())};
+                  static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(left - seconds).count())};
 }
 
 [[noreturn]] void run_daemon(const AgentOptions& options, const sigset_t& signals) {
@@ -88,17 +107,18 @@ timespec to_timespec(std::chrono::microseconds duration) {
   // Listening, and every collector scheduled: a unit ordered after this one may scrape.
   service_manager::ready(listening_status(agent));
   Watchdog watchdog;
-  const std::chrono::microseconds tick =
-      std::min<std::chrono::microseconds>(std::chrono::seconds(kSnapshotRefreshSeconds),
-                                          watchdog.interval().value_or(std::chrono::seconds(kSnapshotRefreshSeconds)));
-  const timespec wait = to_timespec(tick);
+  auto next_refresh = Clock::now() + kSnapshotRefreshPeriod;
   for (;;) {
     watchdog.tick(agent);
-    const int signal_number = sigtimedwait(&signals, nullptr, &wait);
-    if (signal_number < 0) {
-      // Process metrics age between collector runs; refresh them on a slow tick.
+    if (Clock::now() >= next_refresh) {
       agent.store().refresh();
-    } else if (signal_number == SIGHUP) {
+      next_refresh = Clock::now() + kSnapshotRefreshPeriod;
+    }
+    // Until the earlier of the two deadlines, however often signals wake the loop.
+    const timespec wait = until(std::min(next_refresh, watchdog.due().value_or(next_refresh)));
+    const int signal_number = sigtimedwait(&signals, nullptr, &wait);
+    if (signal_number < 0) continue;  // a deadline (or EINTR): the top of the loop sees which
+    if (signal_number == SIGHUP) {
       log::info("reloading configuration", {{"trigger", "SIGHUP"}});
       agent.reload(std::chrono::milliseconds(0));  // on the reload thread: SIGTERM is never held up
     } else {

@@ -155,7 +155,10 @@ std::vector<std::string> Scheduler::stalled(Duration grace) const {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   std::vector<std::string> names;
-  for (const auto& driver : drivers_) {
+  // Abandoned drivers too: a reload that gave up on a stuck run leaves its thread stuck.
+  std::vector<std::shared_ptr<Driver>> drivers = drivers_;
+  drivers.insert(drivers.end(), retiring_.begin(), retiring_.end());
+  for (const auto& driver : drivers) {
     const auto started = driver->run_started.load();
     if (started == 0) continue;
     const auto running_for = now - std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(started));

@@ -51,7 +51,8 @@ class Scheduler {
   bool wait_stopped(std::chrono::milliseconds timeout);
 
   // The collectors whose current run has lasted longer than their timeout plus `grace`:
-  // stuck in a call that ignores its deadline. The watchdog stops pinging while any is.
+  // stuck in a call that ignores its deadline, abandoned ones included. The watchdog stops
+  // pinging while any is.
   std::vector<std::string> stalled(Duration grace) const;
 
   // Runs one collector once, synchronously, as a driver run would (for `assets-agent check`).

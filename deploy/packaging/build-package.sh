@@ -11,6 +11,8 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mkdir -p "${1:?usage: build-package.sh OUTPUT_DIR}" && cd "$1" && pwd)
 version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
 revision=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# A package built from uncommitted changes says so in --version.
+if [ "$revision" != unknown ] && ! git -C "$src" diff --quiet HEAD -- 2>/dev/null; then revision="$revision-dirty"; fi
 
 work="$out/src"
 tree="$work/assets-agent-$version"
@@ -25,7 +27,10 @@ rm -f "$out"/assets-agent_* "$out"/assets-agent-dbgsym_*
   ASSETS_REVISION="$revision" RUNBOOK_BASE_URL="${RUNBOOK_BASE_URL:-}" \
   dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1) ||
   { tail -40 "$out/build.log" >&2; echo "package build failed; the whole log: $out/build.log" >&2; exit 1; }
-mv "$work"/assets-agent_* "$work"/assets-agent-dbgsym_* "$out"/
+# assets-agent-dbgsym_* only when debug symbols were split (not with DEB_BUILD_OPTIONS=noautodbgsym).
+for built in "$work"/assets-agent_* "$work"/assets-agent-dbgsym_*; do
+  [ -e "$built" ] && mv "$built" "$out"/
+done
 rm -rf "$work"
 
 changes=$(ls "$out"/assets-agent_"$version"_*.changes)

@@ -80,9 +80,9 @@ case "$state" in running|degraded) ;; *) fail "systemd in the container did not 
 
 step "apt-get install ./$deb"
 inside apt-get update -qq
-inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/test/$deb" >"$work.apt.log" 2>&1 ||
-  { cat "$work.apt.log" >&2; fail "apt-get install"; }
-if inside dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null | grep -q installed; then
+inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/test/$deb" >"$work/apt.log" 2>&1 ||
+  { cat "$work/apt.log" >&2; fail "apt-get install"; }
+if [ "$(inside dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null || true)" = "install ok installed" ]; then
   fail "libssl-dev is installed: the TLS endpoint would not be tested without it"
 fi
 
@@ -108,31 +108,38 @@ pid=$(inside systemctl show -p MainPID --value assets-agent)
 
 step "scraping /metrics"
 for _ in $(seq 1 30); do inside curl -fs -o /dev/null http://127.0.0.1:9842/-/ready && break; sleep 1; done
-inside curl -fsS http://127.0.0.1:9842/metrics >"$work.metrics" || fail "GET /metrics"
-grep -q "^assets_agent_build_info{.*version=\"$version\"" "$work.metrics" || fail "no build_info for $version"
-grep -q '^assets_container_engine_failure{reason="not_found"} 1' "$work.metrics" ||
-  fail "the containers collector should report the missing socket: $(grep container_engine "$work.metrics")"
-promtool check metrics <"$work.metrics" || fail "promtool check metrics"
+inside curl -fs -o /dev/null http://127.0.0.1:9842/-/ready || fail "not ready within 30 s"
+inside curl -fsS http://127.0.0.1:9842/metrics >"$work/metrics" || fail "GET /metrics"
+grep -q "^assets_agent_build_info{.*version=\"$version\"" "$work/metrics" || fail "no build_info for $version"
+grep -q '^assets_container_engine_failure{reason="not_found"} 1' "$work/metrics" ||
+  fail "the containers collector should report the missing socket: $(grep container_engine "$work/metrics")"
+promtool check metrics <"$work/metrics" || fail "promtool check metrics"
 
 step "the journal: warnings at priority warning"
-inside journalctl -u assets-agent -p warning --no-pager -o cat | grep -q 'msg="target down"' ||
-  fail "journalctl -p warning shows no target down"
-if inside journalctl -u assets-agent -p warning --no-pager -o cat | grep -q 'level=info'; then
-  fail "info lines reach the journal at priority warning or above"
-fi
+# Read whole before grep: under pipefail an early-exiting grep -q can fail the pipe.
+warnings=$(inside journalctl -u assets-agent -p warning --no-pager -o cat)
+grep -q 'msg="target down"' <<<"$warnings" || fail "journalctl -p warning shows no target down"
+if grep -q 'level=info' <<<"$warnings"; then fail "info lines reach the journal at priority warning or above"; fi
 
 step "systemctl reload"
+# Asynchronous on systemd 252: the job ends when kill has sent SIGHUP, so wait for the status.
 inside systemctl reload assets-agent || fail "systemctl reload"
-[ "$(inside systemctl is-active assets-agent)" = active ] || fail "not active after a reload"
+for _ in $(seq 1 50); do
+  inside systemctl show -p StatusText --value assets-agent | grep -q "configuration reloaded" && break
+  sleep 0.2
+done
 inside systemctl show -p StatusText --value assets-agent | grep -q "configuration reloaded" ||
   fail "status after reload: $(inside systemctl show -p StatusText --value assets-agent)"
+[ "$(inside systemctl is-active assets-agent)" = active ] || fail "not active after a reload"
 
 step "the watchdog: pinged, so a short WatchdogSec= never fires"
 inside mkdir -p /run/systemd/system/assets-agent.service.d
 inside sh -c 'printf "[Service]\nWatchdogSec=2s\n" >/run/systemd/system/assets-agent.service.d/watchdog.conf'
 inside systemctl daemon-reload
 inside systemctl restart assets-agent || fail "restart with WatchdogSec=2s"
-sleep 7
+pid=$(inside systemctl show -p MainPID --value assets-agent)
+sleep 7  # past three periods: an agent that did not ping would have been killed
+[ "$(inside systemctl show -p MainPID --value assets-agent)" = "$pid" ] || fail "the watchdog restarted the agent"
 [ "$(inside systemctl show -p NRestarts --value assets-agent)" = 0 ] || fail "the watchdog restarted the agent"
 [ "$(inside systemctl show -p WatchdogUSec --value assets-agent)" = 2s ] || fail "the drop-in did not apply"
 [ "$(inside systemctl is-active assets-agent)" = active ] || fail "not active with WatchdogSec=2s"
@@ -144,7 +151,9 @@ inside install -m 0644 /test/agent.pem /test/agent.key /etc/assets-agent/
 inside chgrp assets-agent /etc/assets-agent/agent.key
 inside chmod 0640 /etc/assets-agent/agent.key
 inside sh -c 'printf "tls_server_config:\n  cert_file: /etc/assets-agent/agent.pem\n  key_file: /etc/assets-agent/agent.key\n" >/etc/assets-agent/web.yml'
-inside sed -i 's|^ARGS=.*|ARGS="--web.config.file=/etc/assets-agent/web.yml"|' /etc/default/assets-agent
+# A listen address in ARGS too: the unit names none of its own (both would be bound).
+inside sed -i 's|^ARGS=.*|ARGS="--web.listen-address=127.0.0.1:9842 --web.config.file=/etc/assets-agent/web.yml"|' \
+  /etc/default/assets-agent
 inside systemctl restart assets-agent || fail "restart with the web config"
 inside curl -fsS --cacert /test/ca.pem -o /dev/null https://127.0.0.1:9842/metrics || fail "GET https://.../metrics"
 
@@ -152,8 +161,8 @@ step "upgrade to ${version}+upgrade1, the conffile changed on both sides"
 inside sh -c 'printf "# the operator s edit\n" >>/etc/assets-agent/assets-agent.yml'
 before=$(inside systemctl show -p MainPID --value assets-agent)
 inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confdef \
-  -o Dpkg::Options::=--force-confold "/test/assets-agent_${version}+upgrade1_${arch}.deb" >"$work.apt.log" 2>&1 ||
-  { cat "$work.apt.log" >&2; fail "the upgrade"; }
+  -o Dpkg::Options::=--force-confold "/test/assets-agent_${version}+upgrade1_${arch}.deb" >"$work/apt.log" 2>&1 ||
+  { cat "$work/apt.log" >&2; fail "the upgrade"; }
 [ "$(inside dpkg-query -W -f='${Version}' assets-agent)" = "${version}+upgrade1" ] || fail "not upgraded"
 inside grep -q "the operator s edit" /etc/assets-agent/assets-agent.yml || fail "the upgrade replaced the operator's conffile"
 inside grep -q "shipped by the upgrade" /etc/assets-agent/assets-agent.yml.dpkg-dist || fail "no .dpkg-dist beside it"

@@ -194,6 +194,25 @@ TEST(Scheduler, ARunPastItsTimeoutAndGraceIsStalled) {
   EXPECT_TRUE(scheduler.wait_stopped(2s));
 }
 
+// A reload abandons a stuck run and starts a fresh driver; the stuck thread still holds the
+// watchdog back, or a leak of stuck threads would go unnoticed.
+TEST(Scheduler, AnAbandonedStuckRunIsStillStalled) {
+  auto store = std::make_shared<Store>(1);
+  static FakeBehaviour stuck;  // static: the abandoned thread reads it until it is released
+  stuck.hang = true;
+  stuck.ignore_stop = true;
+  store->set_collectors({"stuck"}, "t");
+  Scheduler scheduler(store, 0ms);
+  scheduler.start(fake("stuck", stuck, 1h, 10ms));
+  ASSERT_TRUE(eventually([&] { return stuck.runs == 1; }));
+  EXPECT_TRUE(scheduler.stop({"stuck"}, 50ms).empty());
+  EXPECT_TRUE(scheduler.names().empty());
+  EXPECT_EQ(scheduler.stalled(0ms), std::vector<std::string>{"stuck"});
+  stuck.release_all();
+  ASSERT_TRUE(eventually([&] { return stuck.returned == 1; }));
+  EXPECT_TRUE(eventually([&] { return scheduler.stalled(0ms).empty(); }));
+}
+
 TEST(FanOut, RunsEveryTaskWithBoundedThreads) {
   std::atomic<int> running{0};
   std::atomic<int> peak{0};
