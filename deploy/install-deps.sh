@@ -15,6 +15,7 @@ test_packages=(
   podman runc busybox-static
   prometheus prometheus-alertmanager
   nginx docker-compose wrk systemd python3
+  docker.io debootstrap python3-yaml
 )
 fuzz_packages=(clang-14 libclang-rt-14-dev)
 bench_packages=(
