@@ -1,4 +1,4 @@
-// assets-agent: the daemon, `check`, and `config check`.
+// assets-agent: the daemon, `check`, `config check` and `healthcheck`.
 #include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "agent/build_info.h"
 #include "agent/check_command.h"
+#include "agent/healthcheck_command.h"
 #include "agent/log.h"
 #include "agent/service_manager.h"
 
@@ -176,11 +177,33 @@ int main(int argc, char** argv) {
                          "Check everything but the files the configuration names (secrets, body_file, TLS files), "
                          "e.g. an example meant for another host");
 
+  auto* healthcheck = app.add_subcommand(
+      "healthcheck", "GET the agent's /healthz once, for a container's HEALTHCHECK: exit 0 on a 2xx, 1 if not");
+  HealthcheckOptions healthcheck_options;
+  std::string healthcheck_timeout = "5s";
+  healthcheck->add_option("--url", healthcheck_options.url, "URL to ask")->capture_default_str();
+  healthcheck->add_option("--timeout", healthcheck_timeout, "Limit for the whole request")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            const auto duration = parse_duration(text);
+            return duration && duration->count() > 0 ? std::string() : "not a positive duration: " + text;
+          },
+          "DURATION"));
+  healthcheck->add_flag("--tls.insecure-skip-verify", healthcheck_options.insecure_skip_verify,
+                        "Accept any TLS certificate (an https URL on 127.0.0.1 rarely matches the certificate's name)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitConfigError;
+    if (code == 0) return kExitOk;
+    // Docker reserves exit code 2 of a HEALTHCHECK command.
+    return healthcheck->parsed() ? kExitCheckFailed : kExitConfigError;
+  }
+  if (healthcheck->parsed()) {
+    healthcheck_options.timeout = *parse_duration(healthcheck_timeout);
+    return run_healthcheck_command(healthcheck_options, std::cout);
   }
   // `check` prints a table; the collectors' warnings about the targets it lists would only
   // repeat it on stderr, so they show only when a level is asked for.

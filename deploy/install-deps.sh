@@ -15,6 +15,7 @@ test_packages=(
   podman runc busybox-static docker.io
   prometheus prometheus-alertmanager
   nginx docker-compose wrk systemd python3
+  docker.io debootstrap python3-yaml
 )
 fuzz_packages=(clang-14 libclang-rt-14-dev)
 # debian/ and the package's tests (a debootstrap'ed Debian 12 in Podman).

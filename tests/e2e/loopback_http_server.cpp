@@ -26,6 +26,7 @@ int dispatch(mg_connection* connection, void* server_pointer) {
   mg_response_header_start(connection, reply.status);
   mg_response_header_add(connection, "Content-Type", reply.content_type.c_str(), -1);
   mg_response_header_add(connection, "Content-Length", std::to_string(reply.body.size()).c_str(), -1);
+  for (const auto& [name, value] : reply.headers) mg_response_header_add(connection, name.c_str(), value.c_str(), -1);
   mg_response_header_send(connection);
   if (!reply.body.empty()) mg_write(connection, reply.body.data(), reply.body.size());
   return reply.status;

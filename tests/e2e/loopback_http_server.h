@@ -1,10 +1,13 @@
 #pragma once
 // A small HTTP server on 127.0.0.1 (civetweb) for the end-to-end test: the target of the
-// agent's health check, and the webhook receiver Alertmanager posts to. It can be stopped
+// agent's health check, and the webhook receiver Alertmanager posts to; and a server that
+// misbehaves for `assets-agent healthcheck`'s test. It can be stopped
 // and started again on the same port, so a test can take a target away and bring it back.
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 struct mg_context;
 
@@ -20,6 +23,7 @@ struct HttpReply {
   int status = 200;
   std::string content_type = "text/plain";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // more, e.g. Location
 };
 
 class LoopbackHttpServer {

@@ -171,12 +171,12 @@ class WebhookReceiver {
 
  private:
   testing::HttpReply receive(const testing::HttpExchange& exchange) {
-    if (exchange.method != "POST" || exchange.path != "/alerts") return {404, "text/plain", "not found\n"};
+    if (exchange.method != "POST" || exchange.path != "/alerts") return {404, "text/plain", "not found\n", {}};
     const nlohmann::json notification = nlohmann::json::parse(exchange.body, nullptr, false);
     std::lock_guard lock(mutex_);
     if (notification.is_discarded() || !notification.contains("alerts") || !notification["alerts"].is_array()) {
       malformed_.push_back(tail(exchange.body, 500));
-      return {400, "text/plain", "not a webhook notification\n"};
+      return {400, "text/plain", "not a webhook notification\n", {}};
     }
     for (const auto& alert : notification["alerts"]) {
       ReceivedAlert received;
@@ -186,7 +186,7 @@ class WebhookReceiver {
       received.annotations = string_map(alert, "annotations");
       alerts_.push_back(std::move(received));
     }
-    return {200, "text/plain", "ok\n"};
+    return {200, "text/plain", "ok\n", {}};
   }
 
   testing::LoopbackHttpServer server_;
@@ -377,8 +377,8 @@ TEST(MonitoringStack, DashboardsHaveDataAndInjectedFaultsAlertAndResolve) {
 
   // The web application the health check watches.
   testing::LoopbackHttpServer web([](const testing::HttpExchange& exchange) {
-    if (exchange.path != "/healthz") return testing::HttpReply{404, "text/plain", "not found\n"};
-    return testing::HttpReply{200, "application/json", "{\"status\": \"ok\"}\n"};
+    if (exchange.path != "/healthz") return testing::HttpReply{404, "text/plain", "not found\n", {}};
+    return testing::HttpReply{200, "application/json", "{\"status\": \"ok\"}\n", {}};
   });
   ASSERT_TRUE(web.start());
   WebhookReceiver receiver;
