@@ -1,5 +1,6 @@
 #include "tests/support/container_engine.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -9,7 +10,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -30,6 +30,18 @@ std::size_t append_body(char* data, std::size_t size, std::size_t count, void* b
 // and rlimits no higher than the defaults. The image is local: never ask a registry.
 const std::vector<std::string> kContainerOptions = {"--network=none", "--ulimit", "nofile=1024:1024", "--ulimit",
                                                     "nproc=1000:1000", "--pull=never"};
+
+// A process may end between opening its cmdline and reading it: read() then fails with
+// ESRCH, which istreambuf_iterator would throw past every caller (filebuf::underflow).
+std::string command_line(const std::filesystem::path& proc_dir) {
+  std::string text;
+  const int fd = open((proc_dir / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buffer[4096];
+  for (ssize_t got; (got = read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(got));
+  close(fd);
+  return text;
+}
 
 }  // namespace
 
@@ -58,9 +70,7 @@ void ContainerEngine::wait_for_helpers() const {
     for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
       const std::string pid = entry.path().filename().string();
       if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream cmdline(entry.path() / "cmdline", std::ios::binary);
-      std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-      if (text.find(dir) != std::string::npos) {
+      if (command_line(entry.path()).find(dir) != std::string::npos) {
         busy = true;
         break;
       }
