@@ -30,6 +30,7 @@ struct TargetResult {
   std::shared_ptr<const ParsedCertificates> parsed;  // failure, detail and the certificates read
   std::optional<bool> verified;  // endpoints that completed the handshake
   std::string verify_error;
+  VerifyFailure verify_failure = VerifyFailure::none;
   Duration warning{};
   Duration critical{};
   double duration_seconds = 0;
@@ -77,6 +78,11 @@ class MetricsWriter {
         verified_(builder_.gauge("assets_cert_verified",
                                  "1 when the endpoint's served chain and host name verified against the trust store "
                                  "(or ca_file); endpoints only (cached from the last background run).")),
+        verify_failure_(builder_.gauge(
+            "assets_cert_verify_failure",
+            "Present with value 1 while the endpoint's chain does not verify; reason is one of expired, "
+            "not_yet_valid, hostname_mismatch, self_signed, unknown_ca, incomplete_chain, other "
+            "(cached from the last background run).")),
         warning_(builder_.gauge("assets_cert_expiry_warning_seconds",
                                 "Policy: warn when a certificate of this target expires within this many seconds.")),
         critical_(builder_.gauge("assets_cert_expiry_critical_seconds",
@@ -105,6 +111,9 @@ class MetricsWriter {
       sample(failure_, {target, source, {"reason", std::string(to_string(parsed.failure))}}, 1);
     }
     if (result.verified) sample(verified_, {target, source}, *result.verified ? 1 : 0);
+    if (result.verified && !*result.verified) {
+      sample(verify_failure_, {target, source, {"reason", std::string(to_string(result.verify_failure))}}, 1);
+    }
     sample(warning_, {target, source}, to_seconds(result.warning));
     sample(critical_, {target, source}, to_seconds(result.critical));
     for (const CertificateRecord& certificate : parsed.certificates) {
@@ -142,6 +151,7 @@ class MetricsWriter {
   GaugeFamily& up_;
   GaugeFamily& failure_;
   GaugeFamily& verified_;
+  GaugeFamily& verify_failure_;
   GaugeFamily& warning_;
   GaugeFamily& critical_;
   GaugeFamily& not_after_;
@@ -161,7 +171,9 @@ TargetStatus status_of(const TargetResult& result, double now) {
   std::vector<std::string> parts;
   if (!parsed.detail.empty()) parts.push_back(parsed.detail);
   if (const std::string expiry = expiry_summary(parsed.certificates, now); !expiry.empty()) parts.push_back(expiry);
-  if (result.verified && !*result.verified) parts.push_back("not verified: " + result.verify_error);
+  if (result.verified && !*result.verified) {
+    parts.push_back("not verified (" + std::string(to_string(result.verify_failure)) + "): " + result.verify_error);
+  }
   status.detail = join(parts, "; ");
   return status;
 }
@@ -255,6 +267,7 @@ class CertificatesCollector final : public Collector {
     if (outcome.failure == CertFailure::none) {
       result.verified = outcome.verified;
       result.verify_error = std::move(outcome.verify_error);
+      result.verify_failure = outcome.verify_failure;
     }
     auto parsed = std::make_shared<ParsedCertificates>();
     parsed->certificates = std::move(outcome.chain);
@@ -309,7 +322,9 @@ class CertificatesCollector final : public Collector {
                                                {"detail", parsed.detail}});
     }
     if (target.verified && !*target.verified) {
-      log::debug("certificate verification failed", {{"target", target.target}, {"error", target.verify_error}});
+      log::debug("certificate verification failed", {{"target", target.target},
+                                                     {"reason", std::string(to_string(target.verify_failure))},
+                                                     {"error", target.verify_error}});
     }
   }
 

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "collectors/net/socket.h"
 #include "agent/openssl_errors.h"
@@ -62,6 +63,38 @@ std::string handshake_error(SSL* ssl, int result) {
 }
 
 }  // namespace
+
+std::string_view to_string(VerifyFailure failure) {
+  switch (failure) {
+    case VerifyFailure::none: return "none";
+    case VerifyFailure::expired: return "expired";
+    case VerifyFailure::not_yet_valid: return "not_yet_valid";
+    case VerifyFailure::hostname_mismatch: return "hostname_mismatch";
+    case VerifyFailure::self_signed: return "self_signed";
+    case VerifyFailure::unknown_ca: return "unknown_ca";
+    case VerifyFailure::incomplete_chain: return "incomplete_chain";
+    case VerifyFailure::other: return "other";
+  }
+  return "other";
+}
+
+VerifyFailure classify_verify_result(long verify_result, bool chain_ends_at_ca) {
+  switch (verify_result) {
+    case X509_V_OK: return VerifyFailure::none;
+    case X509_V_ERR_CERT_HAS_EXPIRED: return VerifyFailure::expired;
+    case X509_V_ERR_CERT_NOT_YET_VALID: return VerifyFailure::not_yet_valid;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return VerifyFailure::hostname_mismatch;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return VerifyFailure::self_signed;
+    case X509_V_ERR_CERT_UNTRUSTED: return VerifyFailure::unknown_ca;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      return chain_ends_at_ca ? VerifyFailure::unknown_ca : VerifyFailure::incomplete_chain;
+    default: return VerifyFailure::other;
+  }
+}
 
 void TlsClient::Free::operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
 
@@ -128,10 +161,16 @@ ProbeOutcome probe_tls_endpoint(const ProbeRequest& request, const TlsClient& cl
   const long verify_result = SSL_get_verify_result(ssl.get());
   if (outcome.chain.empty()) {
     outcome.verify_error = "the server sent no certificate";
+    outcome.verify_failure = VerifyFailure::other;
   } else if (!client.load_error().empty()) {
     outcome.verify_error = client.load_error();
+    outcome.verify_failure = VerifyFailure::other;
   } else if (verify_result != X509_V_OK) {
     outcome.verify_error = X509_verify_cert_error_string(verify_result);
+    const STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl.get());
+    const bool ends_at_ca = chain != nullptr && sk_X509_num(chain) > 0 &&
+                            X509_check_ca(sk_X509_value(chain, sk_X509_num(chain) - 1)) > 0;
+    outcome.verify_failure = classify_verify_result(verify_result, ends_at_ca);
   } else {
     outcome.verified = true;
   }

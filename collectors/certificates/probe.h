@@ -36,6 +36,17 @@ class TlsClient {
   std::string load_error_;
 };
 
+// Why a served chain did not verify: the reason label of assets_cert_verify_failure.
+enum class VerifyFailure { none, expired, not_yet_valid, hostname_mismatch, self_signed, unknown_ca, incomplete_chain, other };
+std::string_view to_string(VerifyFailure failure);
+
+// From OpenSSL's verify result. An issuer not found is told apart by the last certificate
+// the server sent: a CA certificate means the chain reached a CA the trust store does not
+// know (unknown_ca); a leaf means the server left its intermediates out, as nginx does
+// given cert.pem in place of fullchain.pem (incomplete_chain). A leaf signed directly by
+// an unknown root reads as incomplete_chain too: the chain alone cannot tell them apart.
+VerifyFailure classify_verify_result(long verify_result, bool chain_ends_at_ca);
+
 struct ProbeRequest {
   std::string address;      // host:port
   std::string server_name;  // SNI and host-name check; empty: the host of address
@@ -48,6 +59,7 @@ struct ProbeOutcome {
   std::vector<CertificateRecord> chain;     // as served, leaf first
   bool verified = false;
   std::string verify_error;  // why verification failed; empty when verified
+  VerifyFailure verify_failure = VerifyFailure::none;
   std::string protocol;      // e.g. TLSv1.3
 };
 

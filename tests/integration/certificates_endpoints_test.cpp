@@ -93,6 +93,7 @@ class OpenSslServer {
 struct NginxSite {
   std::string server_name;
   Certificate certificate;
+  std::string chain_pem = {};  // sent after the certificate; empty: the leaf alone
 };
 
 // nginx with one server block per site, every site on every port: SNI picks the certificate.
@@ -112,7 +113,7 @@ class NginxServer {
       std::string servers;
       for (std::size_t s = 0; s < sites.size(); ++s) {
         const auto& site = sites[s];
-        write_file(root / (site.server_name + ".crt"), site.certificate.pem());
+        write_file(root / (site.server_name + ".crt"), site.certificate.pem() + site.chain_pem);
         write_file(root / (site.server_name + ".key"), site.certificate.key().pem());
         servers += "  server {\n";
         for (const int port : ports_) {
@@ -269,19 +270,24 @@ TEST_F(CertificatesEndpoints, UnknownCaSelfSignedExpiredAndWrongHostStillReportD
                              endpoint_yaml(expired.address(), "      ca_file: " + (dir / "expired-ca.pem").string() + "\n") +
                              endpoint_yaml(wrong_host, "      server_name: other.test\n      ca_file: " + ca_file() + "\n")));
   run.run();
-  const std::vector<std::pair<std::string, std::string>> cases{{trusted.address(), "unable to get local issuer"},
-                                                               {self.address(), "self-signed"},
-                                                               {expired.address(), "expired"},
-                                                               {wrong_host, "mismatch"}};
-  for (const auto& [address, why] : cases) {
+  struct Case {
+    std::string address, why, reason;
+  };
+  const std::vector<Case> cases{{trusted.address(), "unable to get local issuer", "unknown_ca"},
+                                {self.address(), "self-signed", "self_signed"},
+                                {expired.address(), "expired", "expired"},
+                                {wrong_host, "mismatch", "hostname_mismatch"}};
+  for (const auto& [address, why, reason] : cases) {
     SCOPED_TRACE(address);
     const auto* status = run.target(address);
     ASSERT_NE(status, nullptr);
     EXPECT_TRUE(status->up) << status->detail;
-    EXPECT_NE(status->detail.find("not verified: "), std::string::npos) << status->detail;
+    EXPECT_NE(status->detail.find("not verified (" + reason + "): "), std::string::npos) << status->detail;
     EXPECT_NE(status->detail.find(why), std::string::npos) << status->detail;
     EXPECT_EQ(run.value("assets_cert_target_up", endpoint(address)), 1);
     EXPECT_EQ(run.value("assets_cert_verified", endpoint(address)), 0);
+    EXPECT_EQ(run.value("assets_cert_verify_failure", with(endpoint(address), {{"reason", reason}})), 1);
+    EXPECT_EQ(run.samples("assets_cert_verify_failure", endpoint(address)).size(), 1u);
     EXPECT_FALSE(run.samples("assets_cert_not_after_timestamp_seconds", endpoint(address)).empty());
     EXPECT_TRUE(run.samples("assets_cert_target_failure", endpoint(address)).empty());
   }
@@ -310,12 +316,59 @@ TEST_F(CertificatesEndpoints, NginxServesEachNameItsOwnCertificate) {
     EXPECT_EQ(run.value("assets_cert_target_up", endpoint(address)), 1) << run.target(address)->detail;
     // nginx sends only the leaf here: the chain is incomplete, so verification fails, and the dates still come.
     EXPECT_EQ(run.value("assets_cert_verified", endpoint(address)), 0);
+    EXPECT_EQ(run.value("assets_cert_verify_failure", with(endpoint(address), {{"reason", "incomplete_chain"}})), 1);
     EXPECT_EQ(run.value("assets_cert_not_after_timestamp_seconds",
                         with(endpoint(address), {{"chain_index", "0"}, {"subject_cn", spec.common_name}})),
               to_unix_seconds(spec.not_after));
     const auto info = run.samples("assets_cert_info", endpoint(address));
     ASSERT_EQ(info.size(), 1u);
     EXPECT_EQ(CertificatesRun::label(*info[0], "dns_names"), spec.common_name);
+  }
+}
+
+// What a broken renewal or a wrong ssl_certificate leaves nginx serving, one name each.
+TEST_F(CertificatesEndpoints, NginxServingEachKindOfBadCertificateGetsItsReason) {
+  const auto chain_for = [this](const std::string& name, std::chrono::seconds from, std::chrono::seconds to) {
+    return Certificate::make(leaf_spec(name, from, to), &chain.intermediate);
+  };
+  const auto other_ca = testing::make_chain(leaf_spec("unknown.test"));
+  const std::string intermediate = chain.intermediate.pem();
+  NginxServer nginx(dir,
+                    {{"valid.test", chain_for("valid.test", -kDay, 60 * kDay), intermediate},
+                     {"expired.test", chain_for("expired.test", -90 * kDay, -kDay), intermediate},
+                     {"future.test", chain_for("future.test", 2 * kDay, 90 * kDay), intermediate},
+                     {"self.test", Certificate::make(leaf_spec("self.test"))},
+                     {"leafonly.test", chain_for("leafonly.test", -kDay, 60 * kDay)},
+                     {"unknown.test", other_ca.leaf, other_ca.intermediate.pem()}},
+                    7);
+  ASSETS_REQUIRE_COMPONENT(nginx.ready(), "nginx");
+  // nginx answers a name it has no server block for with its default server, valid.test.
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"valid.test", ""},           {"expired.test", "expired"},           {"future.test", "not_yet_valid"},
+      {"self.test", "self_signed"}, {"leafonly.test", "incomplete_chain"}, {"unknown.test", "unknown_ca"},
+      {"other.test", "hostname_mismatch"}};
+  // One port per name, as an endpoint's address is its target label; every port serves every name.
+  std::string endpoints;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    endpoints += endpoint_yaml(address_of(nginx.ports().at(i)),
+                               "      server_name: " + cases[i].first + "\n      ca_file: " + ca_file() + "\n");
+  }
+  CertificatesRun run(config(endpoints));
+  run.run();
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& [name, reason] = cases[i];
+    const std::string address = address_of(nginx.ports().at(i));
+    SCOPED_TRACE(name);
+    EXPECT_EQ(run.value("assets_cert_target_up", endpoint(address)), 1) << run.target(address)->detail;
+    EXPECT_EQ(run.value("assets_cert_verified", endpoint(address)), reason.empty() ? 1 : 0)
+        << run.target(address)->detail;
+    const auto failures = run.samples("assets_cert_verify_failure", endpoint(address));
+    if (reason.empty()) {
+      EXPECT_TRUE(failures.empty());
+    } else {
+      ASSERT_EQ(failures.size(), 1u);
+      EXPECT_EQ(CertificatesRun::label(*failures[0], "reason"), reason) << run.target(address)->detail;
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <openssl/x509_vfy.h>
 
 #include "collectors/certificates/glob.h"
 #include "agent/utf8.h"
@@ -300,6 +301,32 @@ TEST(CertificatesProbe, SplitHostPort) {
   EXPECT_FALSE(split_host_port(":443"));
   EXPECT_FALSE(split_host_port("[::1]443"));
   EXPECT_FALSE(split_host_port("host:https"));
+}
+
+TEST(VerifyFailure, EachOpenSslResultHasItsBoundedReason) {
+  EXPECT_EQ(classify_verify_result(X509_V_OK, false), VerifyFailure::none);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_CERT_HAS_EXPIRED, false), VerifyFailure::expired);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_CERT_NOT_YET_VALID, false), VerifyFailure::not_yet_valid);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_HOSTNAME_MISMATCH, false), VerifyFailure::hostname_mismatch);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_IP_ADDRESS_MISMATCH, false), VerifyFailure::hostname_mismatch);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, false), VerifyFailure::self_signed);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, true), VerifyFailure::self_signed);
+  // An issuer not found: the served chain's last certificate tells a CA the store lacks
+  // from intermediates the server left out.
+  for (const long result : {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                            X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE}) {
+    EXPECT_EQ(classify_verify_result(result, true), VerifyFailure::unknown_ca) << result;
+    EXPECT_EQ(classify_verify_result(result, false), VerifyFailure::incomplete_chain) << result;
+  }
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_CERT_REVOKED, false), VerifyFailure::other);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_CERT_SIGNATURE_FAILURE, false), VerifyFailure::other);
+  for (const VerifyFailure failure : {VerifyFailure::expired, VerifyFailure::not_yet_valid, VerifyFailure::hostname_mismatch,
+                                      VerifyFailure::self_signed, VerifyFailure::unknown_ca,
+                                      VerifyFailure::incomplete_chain}) {
+    const std::string_view name = to_string(failure);
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_"), std::string_view::npos) << name;
+    EXPECT_NE(name, "other") << "each reason but other has its own name";
+  }
 }
 
 }  // namespace
