@@ -5,6 +5,7 @@
 #include "collectors/backups/backups.h"
 #include "collectors/certificates/certificates.h"
 #include "collectors/containers/containers.h"
+#include "collectors/credentials/credentials.h"
 #include "collectors/health/health.h"
 
 namespace assets {
@@ -15,6 +16,7 @@ constexpr CollectorKind kRegistry[] = {
     collector_kind<ContainersConfig, decode_containers_section, make_containers_collector>("containers"),
     collector_kind<BackupsConfig, decode_backups_section, make_backups_collector>("backups"),
     collector_kind<CertificatesConfig, decode_certificates_section, make_certificates_collector>("certificates"),
+    collector_kind<CredentialsConfig, decode_credentials_section, make_credentials_collector>("credentials"),
 };
 
 }  // namespace

@@ -323,7 +323,12 @@ std::string agent_config(const fs::path& dir, int web_port, const testing::Postg
       << "  endpoints:\n"
       << "    - address: 127.0.0.1:" << tls_port << "\n"
       << "      server_name: e2e.test\n"
-      << "      ca_file: " << d << "/tls/root.pem\n";
+      << "      ca_file: " << d << "/tls/root.pem\n"
+      // The agent's own config file stands in for a secret; the token is missing.
+      << "credentials:\n"
+      << "  files:\n"
+      << "    - {name: agent_config, path: " << d << "/agent.yml}\n"
+      << "    - {name: ci_token, path: " << d << "/ci.token}\n";
   return out.str();
 }
 
