@@ -162,10 +162,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_option("--log.format", log_format, "logfmt or json")->check(CLI::IsMember({"logfmt", "json"}));
 
-  auto* check = app.add_subcommand("check", "Run every check once, print a table, exit 0 when all pass, 1 if not");
+  auto* check = app.add_subcommand("check", "Run every check once (or until all pass, with --wait), print a table, exit 0 when all pass, 1 if not");
   check->fallthrough();
   std::string check_format = "text";
   check->add_option("--format", check_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  CheckOptions check_options;
+  std::string check_wait = "0s";
+  check->add_option("--wait", check_wait,
+                    "Retry failing checks until all pass or this time is up (e.g. 2m), for a post-deploy gate")
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            return parse_duration(value) ? std::string() : "not a duration (examples: 30s, 2m)";
+          },
+          "DURATION"));
+  std::vector<std::string> collector_names;
+  for (const CollectorKind& kind : collector_registry()) collector_names.emplace_back(kind.name);
+  check->add_option("--only", check_options.only, "Run only these collectors (comma-separated, e.g. health,containers)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(collector_names));
 
   auto* config_command = app.add_subcommand("config", "Configuration commands");
   config_command->fallthrough();
@@ -217,22 +231,23 @@ int main(int argc, char** argv) {
         std::cerr << "config check needs --config.file, --web.config.file, or both\n";
         return kExitConfigError;
       }
-      const ConfigOptions check_options{.read_named_files = !syntax_only};
+      const ConfigOptions config_check_options{.read_named_files = !syntax_only};
       const char* verdict = syntax_only ? ": ok (files it names not checked)\n" : ": ok\n";
       if (config_file) {
-        load_config_or_throw(collector_registry(), config_file, check_options);
+        load_config_or_throw(collector_registry(), config_file, config_check_options);
         std::cout << *config_file << verdict;
       }
       if (web_config_file) {
-        load_web_config_or_throw(web_config_file, check_options);
+        load_web_config_or_throw(web_config_file, config_check_options);
         std::cout << *web_config_file << verdict;
       }
       return kExitOk;
     }
     if (check->parsed()) {
       const Config config = load_config_or_throw(collector_registry(), config_file);
-      return run_check_command(collector_registry(), config,
-                               check_format == "json" ? CheckFormat::json : CheckFormat::text, std::cout);
+      check_options.format = check_format == "json" ? CheckFormat::json : CheckFormat::text;
+      check_options.wait = *parse_duration(check_wait);
+      return run_check_command(collector_registry(), config, check_options, std::cout, std::cerr);
     }
 
     // Signals are taken by the main thread alone: block them before any thread starts.

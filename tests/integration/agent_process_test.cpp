@@ -1,8 +1,13 @@
 // The real binary, started as an operator would: port 0, endpoints, signals, exit codes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <regex>
@@ -220,6 +225,111 @@ TEST(AgentCli, CheckWithNothingToCheckPasses) {
             0)
       << output;
   EXPECT_NE(output.find("0 targets, 0 down"), std::string::npos) << output;
+}
+
+// Listens on 127.0.0.1:port from `after` on, as a service that a deploy restarts comes back.
+class LateListener {
+ public:
+  LateListener(int port, std::chrono::milliseconds after)
+      : thread_([this, port, after] {
+          std::this_thread::sleep_for(after);
+          fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          const int yes = 1;
+          setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+          sockaddr_in address{};
+          address.sin_family = AF_INET;
+          address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+          address.sin_port = htons(static_cast<std::uint16_t>(port));
+          listening_ = bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 && listen(fd_, 16) == 0;
+        }) {}
+  ~LateListener() {
+    thread_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  LateListener(const LateListener&) = delete;
+  LateListener& operator=(const LateListener&) = delete;
+  bool listening() const { return listening_; }
+
+ private:
+  int fd_ = -1;
+  bool listening_ = false;
+  std::thread thread_;
+};
+
+std::string tcp_check_config(int port) {
+  return "health:\n  - name: backend\n    kind: tcp\n    address: 127.0.0.1:" + std::to_string(port) +
+         "\n    timeout: 1s\n";
+}
+
+TEST(AgentCli, CheckWaitRetriesUntilEveryTargetPasses) {
+  testing::TempDir dir;
+  const int port = testing::free_tcp_port();
+  dir.write("agent.yml", tcp_check_config(port));
+  LateListener backend(port, std::chrono::milliseconds(3000));
+  std::string output;
+  std::string progress;
+  const auto start = std::chrono::steady_clock::now();
+  const int code = testing::run_command(
+      {testing::agent_binary(), "check", "--wait", "30s", "--config.file", (dir / "agent.yml").string()}, &output,
+      {.directory = {}, .error_output = &progress});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(code, 0) << output << progress;
+  EXPECT_TRUE(backend.listening());
+  EXPECT_GE(took, 2.5);
+  EXPECT_LT(took, 15.0) << "it stops retrying once everything passes";
+  EXPECT_NE(progress.find("attempt 1: 1 of 1 targets down; again in 2s"), std::string::npos) << progress;
+  EXPECT_NE(output.find("passed after "), std::string::npos) << output;
+  EXPECT_NE(output.find(" attempts in "), std::string::npos) << output;
+  EXPECT_NE(output.find("1 targets, 0 down"), std::string::npos) << output;
+}
+
+TEST(AgentCli, CheckWaitGivesUpWhenItsTimeIsUp) {
+  testing::TempDir dir;
+  dir.write("agent.yml", tcp_check_config(testing::free_tcp_port()));
+  std::string output;
+  std::string progress;
+  const auto start = std::chrono::steady_clock::now();
+  const int code = testing::run_command({testing::agent_binary(), "check", "--wait", "5s", "--format", "json",
+                                         "--config.file", (dir / "agent.yml").string()},
+                                        &output, {.directory = {}, .error_output = &progress});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(code, 1) << output;
+  // No attempt starts after the wait; the last takes at most the check's 1s timeout.
+  EXPECT_LT(took, 5.0 + 1.0 + 1.5);
+  const auto document = nlohmann::json::parse(output);
+  EXPECT_FALSE(document["success"].get<bool>());
+  EXPECT_GE(document["attempts"].get<int>(), 2);
+  EXPECT_EQ(document["targets"][0]["reason"], "refused");
+}
+
+TEST(AgentCli, CheckOnlyRunsTheNamedCollectors) {
+  testing::TempDir dir;
+  dir.write("secret", "never read");
+  dir.write("agent.yml", tcp_check_config(testing::free_tcp_port()) + "credentials:\n  files:\n    - {name: secret, path: " +
+                             (dir / "secret").string() + "}\n");
+  const std::string config = (dir / "agent.yml").string();
+  std::string output;
+  std::string errors;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "check", "--only", "credentials", "--config.file", config},
+                                 &output),
+            0)
+      << output;
+  EXPECT_EQ(output.find("backend"), std::string::npos) << output;
+  EXPECT_NE(output.find("1 targets, 0 down"), std::string::npos) << output;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "check", "--only", "health,credentials", "--config.file", config},
+                                 &output),
+            1)
+      << output;
+  EXPECT_NE(output.find("2 targets, 1 down"), std::string::npos) << output;
+  // A collector the config does not enable, and one that does not exist: usage errors.
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "check", "--only", "containers", "--config.file", config},
+                                 &output, {.directory = {}, .error_output = &errors}),
+            2);
+  EXPECT_NE(errors.find("the configuration does not enable the containers collector"), std::string::npos) << errors;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "check", "--only", "dns", "--config.file", config}, &output,
+                                 {.directory = {}, .error_output = &errors}),
+            2);
+  EXPECT_NE(errors.find("--only"), std::string::npos) << errors;
 }
 
 }  // namespace
