@@ -30,6 +30,9 @@ bench_packages=(
 # bundles its own (NodeSource's nodejs Provides and Conflicts npm) would otherwise be
 # replaced by Debian's older one.
 command -v npm >/dev/null || test_packages+=(npm)
+# kubectl, for its built-in kustomize: Debian's kubernetes-client, unless a kubectl is
+# there (one from Kubernetes' own packages owns /usr/bin/kubectl as well).
+command -v kubectl >/dev/null || test_packages+=(kubernetes-client)
 
 packages=("${build_packages[@]}")
 npm_test_modules=false

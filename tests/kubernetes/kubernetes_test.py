@@ -9,6 +9,10 @@
     object against the Kubernetes and prometheus-operator schemas, unknown fields, the
     objects' references to each other. Then the same on copies broken on purpose, each of
     which must fail, so that a validator that accepts everything cannot pass.
+  kubernetes_test.py kustomize SOURCE_DIR
+    `kubectl kustomize deploy/kubernetes` (kubectl's built-in kustomize, offline), and its
+    output through validate.mjs --built: every object valid, the generated ConfigMap named
+    with its hash suffix, holding assets-agent.yml, and mounted by the DaemonSet.
   kubernetes_test.py agent-config SOURCE_DIR AGENT_BINARY
     the ConfigMap's agent configuration (deploy/kubernetes/assets-agent.yml) and the
     example web config through `assets-agent config check --syntax-only` (the secrets they
@@ -16,7 +20,7 @@
     is a temporary one with a stand-in file for each of the Secret's keys.
 
 A component that is missing (PyYAML, node, the npm modules of deploy/install-deps.sh
---test, the built agent) skips the test (exit 77), or fails it under CI=true.
+--test, kubectl, the built agent) skips the test (exit 77), or fails it under CI=true.
 """
 import os
 import shutil
@@ -64,11 +68,11 @@ def check_drift(source):
     return result.returncode
 
 
-def validate(source, folder):
+def validate(source, *args):
     node = shutil.which("node")
     if node is None:
         raise Missing("node (nodejs; deploy/install-deps.sh --test)")
-    result = run([node, source / "tests/kubernetes/validate.mjs", folder])
+    result = run([node, source / "tests/kubernetes/validate.mjs", *args])
     if result.returncode == SKIP:
         raise Missing(result.stderr.strip())
     return result
@@ -101,6 +105,25 @@ def check_schema(source):
     return 1 if failures else 0
 
 
+def check_kustomize(source):
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise Missing("kubectl (kubernetes-client; deploy/install-deps.sh --test)")
+    folder = source / "deploy/kubernetes"
+    version = run([kubectl, "version", "--client"])
+    log(" ".join(version.stdout.split()))
+    built = run([kubectl, "kustomize", folder])
+    if built.returncode != 0:
+        log(f"kubectl kustomize {folder} exited {built.returncode}:\n{built.stderr}")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="kubernetes-test.") as work:
+        output = Path(work) / "built.yaml"
+        output.write_text(built.stdout)
+        result = validate(source, "--built", output, folder)
+    sys.stdout.write(result.stdout + result.stderr)
+    return 0 if result.returncode == 0 else 1
+
+
 def check_agent_config(source, agent):
     if not (agent.is_file() and os.access(agent, os.X_OK)):
         raise Missing(f"the built agent {agent}")
@@ -125,15 +148,17 @@ def check_agent_config(source, agent):
 
 
 def main():
-    parts = {"drift": 2, "schema": 2, "agent-config": 3}
+    parts = {"drift": 2, "schema": 2, "kustomize": 2, "agent-config": 3}
     if len(sys.argv) < 3 or parts.get(sys.argv[1]) != len(sys.argv) - 1:
-        sys.exit("usage: kubernetes_test.py drift|schema SOURCE_DIR | agent-config SOURCE_DIR AGENT_BINARY")
+        sys.exit("usage: kubernetes_test.py drift|schema|kustomize SOURCE_DIR | agent-config SOURCE_DIR AGENT_BINARY")
     part, source = sys.argv[1], Path(sys.argv[2]).resolve()
     try:
         if part == "drift":
             return check_drift(source)
         if part == "schema":
             return check_schema(source)
+        if part == "kustomize":
+            return check_kustomize(source)
         return check_agent_config(source, Path(sys.argv[3]))
     except Missing as missing:
         if os.environ.get("CI") == "true":

@@ -2,6 +2,11 @@
 // Offline validation of deploy/kubernetes; ctest runs it through kubernetes_test.py (schema).
 //
 //   node tests/kubernetes/validate.mjs DEPLOY_KUBERNETES_DIR
+//   node tests/kubernetes/validate.mjs --built BUILT_YAML DEPLOY_KUBERNETES_DIR
+//
+// The second form takes what `kubectl kustomize DEPLOY_KUBERNETES_DIR` printed: checks 2
+// to 4 on those objects, and that the ConfigMap is the generator's (assets-agent.yml, its
+// name with kustomize's hash suffix) and is the one the DaemonSet mounts.
 //
 // 1. kustomization.yaml: its fields, every resource and generator file it lists exists, and
 //    every .yaml/.yml file of the folder is listed (kustomize itself is not installed).
@@ -342,26 +347,12 @@ function crossCheck(dir, yaml, objects, generated) {
   }
 }
 
-function main() {
-  const dir = process.argv[2];
-  if (!dir || !existsSync(path.join(dir, "kustomization.yaml"))) {
-    console.error("usage: node validate.mjs DEPLOY_KUBERNETES_DIR (the folder of kustomization.yaml)");
-    return 2;
-  }
-  const { require, versions, yaml } = loadModules();
-  const [kustomization] = readDocuments(yaml, path.join(dir, "kustomization.yaml"), "kustomization.yaml");
-  if (!isMapping(kustomization)) {
-    problem("kustomization.yaml", "not a mapping");
-  }
-  const { resources, generated } = isMapping(kustomization) ? checkKustomization(dir, kustomization) : { resources: [], generated: [] };
-  const objects = [];
-  for (const file of resources) {
-    const documents = readDocuments(yaml, path.join(dir, file), file);
-    if (documents.length === 0) problem(file, "no object");
-    documents.forEach((object, i) => objects.push({ object, where: documents.length > 1 ? `${file}[${i}]` : file }));
-  }
-  generated.forEach((object) => objects.push({ object, where: `kustomization.yaml configMapGenerator ${object.metadata.name}` }));
+function sources(versions) {
+  return Object.entries(SCHEMA_SOURCES).map(([name, known]) =>
+    `${name} ${versions[name]} (${known[versions[name]] ?? "schema version not recorded"})`).join(" and ");
+}
 
+function validateAll(require, objects, namespace) {
   const names = new Set();
   let valid = 0;
   for (const { object, where } of objects) {
@@ -372,24 +363,82 @@ function main() {
     const id = `${object.apiVersion} ${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}`;
     if (names.has(id)) problem(where, `${id} defined twice`);
     names.add(id);
-    if (kustomization?.namespace && object.metadata?.namespace !== kustomization.namespace) {
-      problem(where, `namespace ${object.metadata?.namespace} is not the kustomization's ${kustomization.namespace}`);
+    if (namespace && object.metadata?.namespace !== namespace) {
+      problem(where, `namespace ${object.metadata?.namespace} is not the kustomization's ${namespace}`);
     }
     if (validateObject(require, object, where)) {
       valid++;
       console.log(`ok  ${id}  (${where})`);
     }
   }
-  crossCheck(dir, yaml, objects, generated);
+  return valid;
+}
 
-  const sources = Object.entries(SCHEMA_SOURCES).map(([name, known]) =>
-    `${name} ${versions[name]} (${known[versions[name]] ?? "schema version not recorded"})`);
-  if (problems.length > 0) {
+// `kubectl kustomize`'s output: the generated ConfigMap is there, named with a hash
+// suffix, holds assets-agent.yml, and is what the DaemonSet mounts.
+function checkBuilt(dir, objects, kustomization) {
+  const generators = kustomization.configMapGenerator ?? [];
+  for (const generator of generators) {
+    const made = objects.filter(({ object }) => object.kind === "ConfigMap" &&
+      new RegExp(`^${generator.name}-[a-z0-9]{10}$`).test(object.metadata?.name ?? ""));
+    if (made.length !== 1) {
+      problem("built", `no ConfigMap ${generator.name}-<hash> (kustomize's name suffix)`);
+      continue;
+    }
+    const { object } = made[0];
+    for (const file of generator.files ?? []) {
+      if (object.data?.[path.basename(file)] !== readFileSync(path.join(dir, file), "utf8")) {
+        problem("built", `ConfigMap ${object.metadata.name}: key ${path.basename(file)} is not ${file}`);
+      }
+    }
+    const mountedBy = objects.some(({ object: o }) => o.kind === "DaemonSet" &&
+      (o.spec?.template?.spec?.volumes ?? []).some((v) => v.configMap?.name === object.metadata.name));
+    if (!mountedBy) problem("built", `the DaemonSet does not mount ${object.metadata.name}`);
+  }
+  const kinds = objects.map(({ object }) => object.kind).sort().join(", ");
+  console.log(`built: ${kinds}`);
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  const built = args[0] === "--built" ? args[1] : undefined;
+  const dir = built ? args[2] : args[0];
+  if (!dir || !existsSync(path.join(dir, "kustomization.yaml")) || (args[0] === "--built" && !built)) {
+    console.error("usage: node validate.mjs [--built BUILT_YAML] DEPLOY_KUBERNETES_DIR (the folder of kustomization.yaml)");
+    return 2;
+  }
+  const { require, versions, yaml } = loadModules();
+  const [kustomization] = readDocuments(yaml, path.join(dir, "kustomization.yaml"), "kustomization.yaml");
+  if (!isMapping(kustomization)) {
+    problem("kustomization.yaml", "not a mapping");
     problems.forEach((line) => console.error(line));
-    console.error(`${problems.length} problem(s) in ${dir}`);
     return 1;
   }
-  console.log(`${valid} object(s) valid against ${sources.join(" and ")}`);
+  const objects = [];
+  let generated = [];
+  if (built) {
+    const documents = readDocuments(yaml, built, "built");
+    documents.forEach((object, i) => objects.push({ object, where: `built[${i}] ${object?.kind}` }));
+    checkBuilt(dir, objects, kustomization);
+  } else {
+    const listed = checkKustomization(dir, kustomization);
+    generated = listed.generated;
+    for (const file of listed.resources) {
+      const documents = readDocuments(yaml, path.join(dir, file), file);
+      if (documents.length === 0) problem(file, "no object");
+      documents.forEach((object, i) => objects.push({ object, where: documents.length > 1 ? `${file}[${i}]` : file }));
+    }
+    generated.forEach((object) => objects.push({ object, where: `kustomization.yaml configMapGenerator ${object.metadata.name}` }));
+  }
+  const valid = validateAll(require, objects, kustomization.namespace);
+  crossCheck(dir, yaml, objects, generated);
+
+  if (problems.length > 0) {
+    problems.forEach((line) => console.error(line));
+    console.error(`${problems.length} problem(s) in ${built ?? dir}`);
+    return 1;
+  }
+  console.log(`${valid} object(s)${built ? " of the kustomize build" : ""} valid against ${sources(versions)}`);
   return 0;
 }
 
