@@ -16,6 +16,7 @@ test_packages=(
   prometheus prometheus-alertmanager
   nginx docker-compose wrk systemd python3
   docker.io debootstrap python3-yaml
+  nodejs
 )
 fuzz_packages=(clang-14 libclang-rt-14-dev)
 # debian/ and the package's tests (a debootstrap'ed Debian 12 in Podman).
@@ -25,10 +26,22 @@ bench_packages=(
   prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter hyperfine
 )
 
+# npm: Debian's package, unless an npm is already there. A Node.js from elsewhere that
+# bundles its own (NodeSource's nodejs Provides and Conflicts npm) would otherwise be
+# replaced by Debian's older one.
+command -v npm >/dev/null || test_packages+=(npm)
+# kubectl, for its built-in kustomize: Debian's kubernetes-client, unless a kubectl is
+# there (one from Kubernetes' own packages owns /usr/bin/kubectl as well).
+command -v kubectl >/dev/null || test_packages+=(kubernetes-client)
+
 packages=("${build_packages[@]}")
+npm_test_modules=false
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=("${test_packages[@]}" "${package_packages[@]}" "${package_test_packages[@]}") ;;
+    --test)
+      packages+=("${test_packages[@]}" "${package_packages[@]}" "${package_test_packages[@]}")
+      npm_test_modules=true
+      ;;
     --package) packages+=("${package_packages[@]}") ;;
     --bench) packages+=("${test_packages[@]}" "${bench_packages[@]}") ;;
     --fuzz) packages+=("${fuzz_packages[@]}") ;;
@@ -41,13 +54,31 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$status" = "installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-echo "installing: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-# Services that packages start on install (nginx, postgresql, prometheus, docker...) are not used:
-# tests start their own instances on free loopback ports or temp sockets.
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  # Services that packages start on install (nginx, postgresql, prometheus, docker...) are not used:
+  # tests start their own instances on free loopback ports or temp sockets.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# The npm modules of the Kubernetes manifests' schema test (tests/kubernetes/validate.mjs),
+# at the versions of tests/kubernetes/package-lock.json, in a cache outside the clone:
+# `npm ci` again only when package.json or the lock changed (or a previous run did not end).
+if $npm_test_modules; then
+  lock_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/kubernetes"
+  npm_dir="${ASSETS_TEST_CACHE:-/var/cache/assets-agent-tests}/npm"
+  if ! { cmp -s "$lock_dir/package.json" "$npm_dir/package.json" \
+         && cmp -s "$lock_dir/package-lock.json" "$npm_dir/package-lock.json" \
+         && [ -f "$npm_dir/node_modules/.package-lock.json" ]; }; then
+    echo "installing npm modules of tests/kubernetes into $npm_dir" >&2
+    "${sudo[@]}" mkdir -p "$npm_dir"
+    "${sudo[@]}" rm -f "$npm_dir/node_modules/.package-lock.json"
+    "${sudo[@]}" cp "$lock_dir/package.json" "$lock_dir/package-lock.json" "$npm_dir/"
+    "${sudo[@]}" npm ci --prefix "$npm_dir" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+  fi
+fi
