@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   // Fewer malloc arenas: this is a small, mostly idle process with several threads.
   mallopt(M_ARENA_MAX, 2);
 
-  CLI::App app{"assets-agent: health, containers, backups and certificates of an Assets host, for Prometheus"};
+  CLI::App app{"assets-agent: health, containers, backups, certificates and credentials of an Assets host, for Prometheus"};
   app.set_version_flag("--version", std::string(build::kVersion) + " (revision " + build::kRevision + ")");
   std::optional<std::string> config_file;
   AgentOptions options;

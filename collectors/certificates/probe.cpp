@@ -85,8 +85,9 @@ VerifyFailure classify_verify_result(long verify_result, bool chain_ends_at_ca) 
     case X509_V_ERR_CERT_NOT_YET_VALID: return VerifyFailure::not_yet_valid;
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH: return VerifyFailure::hostname_mismatch;
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return VerifyFailure::self_signed;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return VerifyFailure::self_signed;
+    // A chain that ends at a self-signed root the store does not know: a private CA.
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_CERT_UNTRUSTED: return VerifyFailure::unknown_ca;
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -167,7 +168,11 @@ ProbeOutcome probe_tls_endpoint(const ProbeRequest& request, const TlsClient& cl
     outcome.verify_failure = VerifyFailure::other;
   } else if (verify_result != X509_V_OK) {
     outcome.verify_error = X509_verify_cert_error_string(verify_result);
-    const STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl.get());
+    // The chain OpenSSL built, kept even when verification failed, shows how far it got:
+    // to a CA (whose issuer the store lacks) or no further than the leaf (an intermediate
+    // missing, or the wrong one sent). The served chain stands in where there is none.
+    const STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl.get());
+    if (chain == nullptr || sk_X509_num(chain) == 0) chain = SSL_get_peer_cert_chain(ssl.get());
     const bool ends_at_ca = chain != nullptr && sk_X509_num(chain) > 0 &&
                             X509_check_ca(sk_X509_value(chain, sk_X509_num(chain) - 1)) > 0;
     outcome.verify_failure = classify_verify_result(verify_result, ends_at_ca);

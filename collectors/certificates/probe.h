@@ -40,11 +40,13 @@ class TlsClient {
 enum class VerifyFailure { none, expired, not_yet_valid, hostname_mismatch, self_signed, unknown_ca, incomplete_chain, other };
 std::string_view to_string(VerifyFailure failure);
 
-// From OpenSSL's verify result. An issuer not found is told apart by the last certificate
-// the server sent: a CA certificate means the chain reached a CA the trust store does not
-// know (unknown_ca); a leaf means the server left its intermediates out, as nginx does
-// given cert.pem in place of fullchain.pem (incomplete_chain). A leaf signed directly by
-// an unknown root reads as incomplete_chain too: the chain alone cannot tell them apart.
+// From OpenSSL's verify result. An issuer not found is told apart by where the chain
+// OpenSSL built stops: at a CA certificate, the chain reached a CA the trust store does
+// not know (unknown_ca); at the leaf, the server left its intermediates out (as nginx
+// does given cert.pem in place of fullchain.pem) or sent the wrong ones (incomplete_chain).
+// A leaf signed directly by an unknown root reads as incomplete_chain too: the chain alone
+// cannot tell them apart. Only a self-signed leaf is self_signed; a served chain ending at
+// an unknown self-signed root is unknown_ca.
 VerifyFailure classify_verify_result(long verify_result, bool chain_ends_at_ca);
 
 struct ProbeRequest {

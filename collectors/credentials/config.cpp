@@ -20,12 +20,16 @@ bool is_credential_name(std::string_view name) {
 // Only called where max_age or warn_before is written; the error names the key written.
 void check_policy(ConfigReader& reader, MapReader& map, Duration max_age, Duration warn_before) {
   if (max_age.count() <= 0) {
-    reader.error(map.get("max_age"), map.path("max_age"), "must be greater than 0");
+    // A section's max_age of 0 is reported once, at the section, not again at each file.
+    if (map.has("max_age")) reader.error(map.get("max_age"), map.path("max_age"), "must be greater than 0");
   } else if (warn_before >= max_age) {
-    const std::string_view key = map.has("warn_before") ? "warn_before" : "max_age";
+    const bool warn_written = map.has("warn_before");
+    const bool max_age_written = map.has("max_age");
+    const std::string_view key = warn_written ? "warn_before" : "max_age";
     reader.error(map.get(key), map.path(key),
-                 "warn_before (" + format_duration(warn_before) + ") must be shorter than max_age (" +
-                     format_duration(max_age) + ")");
+                 "warn_before (" + format_duration(warn_before) + (warn_written ? "" : ", not set here") +
+                     ") must be shorter than max_age (" + format_duration(max_age) +
+                     (max_age_written ? "" : ", not set here") + ")");
   }
 }
 

@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <chrono>
 #include <string_view>
 #include <system_error>
 
+#include "agent/log.h"
 #include "agent/metrics.h"
 #include "agent/reason.h"
 #include "agent/units.h"
@@ -19,7 +22,7 @@ namespace {
 // Far above any host's secrets; bounds the series a too-wide pattern can make.
 constexpr std::size_t kMaxFilesPerPattern = 1000;
 
-enum class Failure { none, not_found, permission_denied, not_a_file, other };
+enum class Failure { none, not_found, permission_denied, not_a_file, too_many_files, timeout, other };
 
 std::string_view to_string(Failure failure) {
   switch (failure) {
@@ -27,6 +30,8 @@ std::string_view to_string(Failure failure) {
     case Failure::not_found: return reason::kNotFound;
     case Failure::permission_denied: return reason::kPermissionDenied;
     case Failure::not_a_file: return "not_a_file";
+    case Failure::too_many_files: return "too_many_files";
+    case Failure::timeout: return reason::kTimeout;
     case Failure::other: return reason::kOther;
   }
   return reason::kOther;
@@ -38,6 +43,8 @@ Failure failure_of_errno(int error) {
   return Failure::other;
 }
 
+std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
+
 bool has_glob_metacharacters(std::string_view pattern) { return pattern.find_first_of("*?[") != std::string_view::npos; }
 
 struct FileResult {
@@ -47,36 +54,52 @@ struct FileResult {
   double modified_seconds = 0;  // Unix seconds, with the file system's precision
 };
 
-// glob(3) reports a directory it could not read here; a pattern that then matches nothing
-// is permission_denied, not not_found.
+// glob(3) reports a directory it could not read here (its errfunc takes no user pointer,
+// and glibc calls it on the calling thread).
 thread_local int glob_error_errno = 0;
 int remember_glob_error(const char* /*path*/, int error) {
   glob_error_errno = error;
   return 0;  // go on with the other directories
 }
 
-std::vector<std::string> expand(const std::string& pattern, FileResult& unmatched) {
+struct Expansion {
   std::vector<std::string> paths;
-  if (!has_glob_metacharacters(pattern)) {
-    paths.push_back(pattern);
-    return paths;
+  std::vector<FileResult> problems;  // the pattern itself: nothing matched, a directory unread, too many
+  bool wildcard = false;
+};
+
+Expansion expand(const std::string& pattern) {
+  Expansion expansion;
+  expansion.wildcard = has_glob_metacharacters(pattern);
+  if (!expansion.wildcard) {
+    expansion.paths.push_back(pattern);
+    return expansion;
   }
+  const auto problem = [&](Failure failure, std::string detail) {
+    expansion.problems.push_back({pattern, failure, std::move(detail), 0});
+  };
   glob_t matches{};
   glob_error_errno = 0;
   const int result = glob(pattern.c_str(), 0, remember_glob_error, &matches);
   if (result == 0) {
-    for (std::size_t i = 0; i < matches.gl_pathc && paths.size() < kMaxFilesPerPattern; ++i) {
-      paths.emplace_back(matches.gl_pathv[i]);
+    for (std::size_t i = 0; i < matches.gl_pathc && expansion.paths.size() < kMaxFilesPerPattern; ++i) {
+      expansion.paths.emplace_back(matches.gl_pathv[i]);
     }
-  } else {
-    unmatched.path = pattern;
-    unmatched.failure = glob_error_errno != 0 ? failure_of_errno(glob_error_errno) : Failure::not_found;
-    unmatched.detail = glob_error_errno != 0 ? "no file matches; a directory could not be read: " +
-                                                   std::error_code(glob_error_errno, std::generic_category()).message()
-                                             : "no file matches the pattern";
+    if (matches.gl_pathc > kMaxFilesPerPattern) {
+      problem(Failure::too_many_files, std::to_string(matches.gl_pathc) + " files match; only the first " +
+                                           std::to_string(kMaxFilesPerPattern) + " are watched");
+    }
+  }
+  // Also after some matches: the files of a directory that could not be read are unwatched.
+  if (glob_error_errno != 0) {
+    problem(failure_of_errno(glob_error_errno), "a directory of the pattern could not be read: " + errno_text(glob_error_errno));
+  } else if (result == GLOB_NOMATCH) {
+    problem(Failure::not_found, "no file matches the pattern");
+  } else if (result != 0) {
+    problem(Failure::other, "the pattern could not be expanded");
   }
   globfree(&matches);
-  return paths;
+  return expansion;
 }
 
 FileResult stat_file(const std::string& path) {
@@ -84,11 +107,11 @@ FileResult stat_file(const std::string& path) {
   result.path = path;
   struct stat status {};
   // stat, not open: a FIFO or a device on the path cannot block the run, and contents
-  // stay unread. It follows links, as Docker's and Kubernetes' secret mounts use them.
+  // stay unread. It follows links, as Kubernetes' secret volumes use them.
   if (stat(path.c_str(), &status) != 0) {
     const int error = errno;
     result.failure = failure_of_errno(error);
-    result.detail = std::error_code(error, std::generic_category()).message();
+    result.detail = errno_text(error);
     return result;
   }
   if (!S_ISREG(status.st_mode)) {
@@ -98,6 +121,18 @@ FileResult stat_file(const std::string& path) {
   }
   result.modified_seconds = static_cast<double>(status.st_mtim.tv_sec) + static_cast<double>(status.st_mtim.tv_nsec) / 1e9;
   return result;
+}
+
+// A path label that had to change (invalid UTF-8 replaced, a long path cut) gets a hash of
+// the real path, so two files never share a series.
+std::string path_label(const std::string& path) {
+  std::string label = bounded_label_value(valid_utf8(path));
+  if (label == path) return label;
+  std::uint32_t hash = 2166136261u;  // FNV-1a: stable across builds, unlike std::hash
+  for (const char byte : path) hash = (hash ^ static_cast<unsigned char>(byte)) * 16777619u;
+  char suffix[10];
+  std::snprintf(suffix, sizeof suffix, "#%08x", hash);
+  return bounded_label_value(valid_utf8(path), kMaxLabelValueLength - 9) + suffix;
 }
 
 double now_seconds() {
@@ -115,8 +150,8 @@ class CredentialsCollector final : public Collector {
                                     "1 when the credential file could be stat()ed (cached from the last background run).");
     GaugeFamily& failure = builder.gauge(
         "assets_credential_failure",
-        "Present with value 1 while the credential file cannot be stat()ed; reason is one of not_found, "
-        "permission_denied, not_a_file, other (cached from the last background run).");
+        "Present with value 1 while the credential file cannot be checked; reason is one of not_found, "
+        "permission_denied, not_a_file, too_many_files, timeout, other (cached from the last background run).");
     GaugeFamily& modified = builder.gauge("assets_credential_modified_timestamp_seconds",
                                           "Last modification of the credential file, Unix seconds: when it was "
                                           "last rotated (cached from the last background run).");
@@ -129,15 +164,37 @@ class CredentialsCollector final : public Collector {
     for (const CredentialConfig& credential : config_.files) {
       max_age.add({{"credential", credential.name}}, to_seconds(credential.max_age));
       warn_before.add({{"credential", credential.name}}, to_seconds(credential.warn_before));
-      FileResult unmatched;
       std::vector<FileResult> files;
-      for (const std::string& path : expand(credential.path, unmatched)) {
-        if (context.stop.stop_requested() || std::chrono::steady_clock::now() >= context.deadline) break;
-        files.push_back(stat_file(path));
+      const auto past_deadline = [&] {
+        return context.stop.stop_requested() || std::chrono::steady_clock::now() >= context.deadline;
+      };
+      if (past_deadline()) {
+        files.push_back({credential.path, Failure::timeout, "the run's deadline passed before the pattern was expanded", 0});
+      } else {
+        Expansion expansion = expand(credential.path);
+        for (const std::string& path : expansion.paths) {
+          if (past_deadline()) {
+            files.push_back({path, Failure::timeout, "the run's deadline passed before the file was checked", 0});
+            continue;
+          }
+          FileResult file = stat_file(path);
+          // A pattern names files: a directory or a FIFO it also matches is none of them.
+          if (expansion.wildcard && file.failure == Failure::not_a_file) continue;
+          files.push_back(std::move(file));
+        }
+        if (expansion.wildcard && files.empty() && expansion.problems.empty()) {
+          expansion.problems.push_back({credential.path, Failure::not_found, "no regular file matches the pattern", 0});
+        }
+        for (FileResult& problem : expansion.problems) {
+          if (problem.failure == Failure::too_many_files) {
+            log::warn("a credentials pattern matches too many files; watching only the first ones",
+                      {{"credential", credential.name}, {"limit", std::to_string(kMaxFilesPerPattern)}});
+          }
+          files.push_back(std::move(problem));
+        }
       }
-      if (unmatched.failure != Failure::none) files.push_back(std::move(unmatched));
       for (const FileResult& file : files) {
-        const Labels labels{{"credential", credential.name}, {"path", bounded_label_value(valid_utf8(file.path))}};
+        const Labels labels{{"credential", credential.name}, {"path", path_label(file.path)}};
         up.add(labels, file.failure == Failure::none ? 1 : 0);
         TargetStatus& status = result.targets.emplace_back();
         status.name = credential.name + " " + file.path;
@@ -173,7 +230,7 @@ std::string describe_rotation(Duration age, const CredentialConfig& policy) {
   const std::string modified = "modified " + format_duration(minutes(age)) + " ago";
   const Duration left = policy.max_age - age;
   const std::string max_age = " (max_age " + format_duration(policy.max_age) + ")";
-  if (left.count() <= 0 && minutes(-left).count() == 0) return modified + "; rotation due now" + max_age;
+  if (minutes(left < Duration::zero() ? -left : left).count() == 0) return modified + "; rotation due now" + max_age;
   if (left.count() <= 0) return modified + "; rotation overdue by " + format_duration(minutes(-left)) + max_age;
   return modified + "; rotate within " + format_duration(minutes(left)) + (left <= policy.warn_before ? " (due soon)" : "") +
          max_age;

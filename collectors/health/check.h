@@ -41,6 +41,18 @@ struct HttpFacts {
   PhaseDurations phases;
 };
 
+// A login role as pg_roles shows it, for the least-privilege audit.
+struct PostgresRole {
+  std::string name;
+  std::string_view role_class;  // "agent" (the check's own role), "application" (app_roles) or "other"
+  bool superuser = false;
+  bool createrole = false;
+  bool createdb = false;
+  bool replication = false;
+  bool bypassrls = false;
+  std::optional<double> valid_until;  // rolvaliduntil, Unix seconds; absent when unset or infinity
+};
+
 struct PostgresFacts {
   std::string server_version;
   bool in_recovery = false;
@@ -48,6 +60,9 @@ struct PostgresFacts {
   double max_connections = 0;
   bool sees_all_sessions = false;  // the role may read every session in pg_stat_activity
   std::vector<std::pair<std::string, double>> database_sizes;  // configured databases that exist
+  std::optional<std::vector<PostgresRole>> roles;               // with `audit`: every login role
+  bool roles_truncated = false;                                 // more login roles than kMaxAuditedRoles
+  double password_expiry_warning_seconds = 0;                   // the audit's policy
 };
 
 struct CheckResult {

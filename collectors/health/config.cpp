@@ -183,6 +183,26 @@ std::optional<std::string> dsn_problem(const std::string& dsn) {
   return std::nullopt;
 }
 
+std::optional<PostgresAudit> decode_audit(ConfigReader& reader, MapReader& check_map) {
+  const YAML::Node node = check_map.get("audit");
+  if (!node.IsDefined()) return std::nullopt;
+  if (node.IsScalar()) {
+    bool enabled = false;
+    check_map.read("audit", enabled);
+    return enabled ? std::optional<PostgresAudit>(PostgresAudit{}) : std::nullopt;
+  }
+  MapReader map(reader, node, check_map.path("audit"));
+  if (!map.valid()) return std::nullopt;
+  PostgresAudit audit;
+  map.read("app_roles", audit.app_roles);
+  map.read_duration("password_expiry_warning", audit.password_expiry_warning);
+  if (map.has("password_expiry_warning") && audit.password_expiry_warning.count() <= 0) {
+    reader.error(map.get("password_expiry_warning"), map.path("password_expiry_warning"), "must be greater than 0");
+  }
+  map.finish();
+  return audit;
+}
+
 PostgresCheck decode_postgres(ConfigReader& reader, MapReader& map) {
   PostgresCheck pg;
   map.read("dsn", pg.dsn);
@@ -199,6 +219,7 @@ PostgresCheck decode_postgres(ConfigReader& reader, MapReader& map) {
   map.read_secret("password", pg.password);
   map.read_one_of("sslmode", pg.sslmode, kSslModes);
   map.read("databases", pg.databases);
+  pg.audit = decode_audit(reader, map);
   return pg;
 }
 

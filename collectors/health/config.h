@@ -65,6 +65,14 @@ struct TcpCheck {
   bool operator==(const TcpCheck&) const = default;
 };
 
+// The least-privilege audit of a postgres check (`audit: true` or a map): every login
+// role's attributes from pg_roles, which any role may read.
+struct PostgresAudit {
+  std::vector<std::string> app_roles;  // the application's roles: they must hold no attribute
+  Duration password_expiry_warning = 14 * std::chrono::hours(24);
+  bool operator==(const PostgresAudit&) const = default;
+};
+
 struct PostgresCheck {
   std::string dsn;  // libpq keyword/value string or URI, without the password
   std::string host = "127.0.0.1";
@@ -74,6 +82,7 @@ struct PostgresCheck {
   Secret password;
   std::string sslmode = "prefer";
   std::vector<std::string> databases;  // report sizes of these
+  std::optional<PostgresAudit> audit;
   bool operator==(const PostgresCheck&) const = default;
 };
 

@@ -7,6 +7,7 @@
 #include "agent/fan_out.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
+#include "agent/utf8.h"
 #include "collectors/health/check.h"
 #include "collectors/health/http.h"
 #include "collectors/health/postgres.h"
@@ -140,6 +141,18 @@ class HealthCollector final : public Collector {
                                       "assets_postgres_connections counts only the check's own.");
     auto& pg_database_size = metrics.gauge("assets_postgres_database_size_bytes",
                                            "Size of each configured database at the last check, in bytes.");
+    auto& pg_role_attribute = metrics.gauge(
+        "assets_postgres_role_attribute",
+        "With audit: 1 when the login role holds the attribute (superuser, createrole, createdb, replication, "
+        "bypassrls); class is agent (the check's own role), application (app_roles) or other.");
+    auto& pg_role_valid_until = metrics.gauge("assets_postgres_role_password_valid_until_timestamp_seconds",
+                                              "With audit: the login role's rolvaliduntil, Unix seconds; absent "
+                                              "when unset or infinity.");
+    auto& pg_role_warning = metrics.gauge("assets_postgres_role_password_expiry_warning_seconds",
+                                          "Policy: warn when a role's password validity ends within this many seconds.");
+    auto& pg_roles_truncated = metrics.gauge("assets_postgres_audit_roles_truncated",
+                                             "With audit: 1 when the server has more login roles than the agent "
+                                             "reports (500).");
 
     CollectResult result;
     for (const auto& state : checks_) {
@@ -172,6 +185,22 @@ class HealthCollector final : public Collector {
         pg_sees_all.add({{"check", check}}, pg.sees_all_sessions ? 1 : 0);
         for (const auto& [database, bytes] : pg.database_sizes) {
           pg_database_size.add({{"check", check}, {"database", bounded_label_value(database)}}, bytes);
+        }
+        if (pg.roles) {
+          pg_role_warning.add({{"check", check}}, pg.password_expiry_warning_seconds);
+          pg_roles_truncated.add({{"check", check}}, pg.roles_truncated ? 1 : 0);
+          for (const health::PostgresRole& role : *pg.roles) {
+            const std::string name = bounded_label_value(valid_utf8(role.name));
+            const std::string role_class(role.role_class);
+            for (const auto& [attribute, held] :
+                 {std::pair{"superuser", role.superuser}, std::pair{"createrole", role.createrole},
+                  std::pair{"createdb", role.createdb}, std::pair{"replication", role.replication},
+                  std::pair{"bypassrls", role.bypassrls}}) {
+              pg_role_attribute.add({{"check", check}, {"role", name}, {"class", role_class}, {"attribute", attribute}},
+                                    held ? 1 : 0);
+            }
+            if (role.valid_until) pg_role_valid_until.add({{"check", check}, {"role", name}}, *role.valid_until);
+          }
         }
       }
       result.targets.push_back(TargetStatus{state->name, kind, last.up, last.reason, last.detail, last.duration_seconds});

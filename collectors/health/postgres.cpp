@@ -23,6 +23,14 @@ constexpr const char* kLivenessQuery =
     "current_setting('max_connections')::bigint, "
     "pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "
     "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)";
+// pg_roles is readable by every role (it masks only the password), so the audit needs no
+// grant. 'infinity' is a validity that never ends: reported as none. One row more than
+// the bound tells that roles were left out.
+constexpr const char* kRoleAuditQuery =
+    "SELECT rolname, rolname = current_user, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, "
+    "CASE WHEN rolvaliduntil IS NULL OR rolvaliduntil = 'infinity' THEN NULL "
+    "ELSE extract(epoch FROM rolvaliduntil) END "
+    "FROM pg_roles WHERE rolcanlogin ORDER BY rolname LIMIT $1";
 constexpr const char* kDatabaseSizeQuery =
     "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname = ANY($1::text[]) ORDER BY datname";
 
@@ -133,8 +141,39 @@ double number(const PGresult* result, int row, int column) {
   return std::strtod(PQgetvalue(result, row, column), nullptr);
 }
 
-std::optional<Failure> query(PGconn* connection, const std::vector<std::string>& databases, PostgresFacts& facts,
+std::optional<Failure> audit_roles(PGconn* connection, const PostgresAudit& audit, PostgresFacts& facts,
+                                   Clock::time_point deadline, std::stop_token stop) {
+  const std::string limit = std::to_string(kMaxAuditedRoles + 1);
+  const char* values[] = {limit.c_str()};
+  ResultPtr rows;
+  if (PQsendQueryParams(connection, kRoleAuditQuery, 1, nullptr, values, nullptr, nullptr, 0) == 0) {
+    return connection_failure(connection, "sending query");
+  }
+  if (auto failure = await_result(connection, rows, deadline, stop)) return failure;
+  if (PQnfields(rows.get()) != 8) return Failure{reason::kProtocol, "unexpected answer to the role audit query"};
+  const auto flag = [&](int row, int column) { return std::string_view(PQgetvalue(rows.get(), row, column)) == "t"; };
+  auto& roles = facts.roles.emplace();
+  facts.password_expiry_warning_seconds = to_seconds(audit.password_expiry_warning);
+  const int count = std::min(PQntuples(rows.get()), static_cast<int>(kMaxAuditedRoles));
+  facts.roles_truncated = PQntuples(rows.get()) > count;
+  for (int row = 0; row < count; ++row) {
+    PostgresRole& role = roles.emplace_back();
+    role.name = PQgetvalue(rows.get(), row, 0);
+    const bool is_app = std::find(audit.app_roles.begin(), audit.app_roles.end(), role.name) != audit.app_roles.end();
+    role.role_class = flag(row, 1) ? "agent" : is_app ? "application" : "other";
+    role.superuser = flag(row, 2);
+    role.createrole = flag(row, 3);
+    role.createdb = flag(row, 4);
+    role.replication = flag(row, 5);
+    role.bypassrls = flag(row, 6);
+    if (PQgetisnull(rows.get(), row, 7) == 0) role.valid_until = number(rows.get(), row, 7);
+  }
+  return std::nullopt;
+}
+
+std::optional<Failure> query(PGconn* connection, const PostgresCheck& check, PostgresFacts& facts,
                              Clock::time_point deadline, std::stop_token stop) {
+  const std::vector<std::string>& databases = check.databases;
   ResultPtr liveness;
   if (PQsendQuery(connection, kLivenessQuery) == 0) return connection_failure(connection, "sending query");
   if (auto failure = await_result(connection, liveness, deadline, stop)) return failure;
@@ -146,6 +185,9 @@ std::optional<Failure> query(PGconn* connection, const std::vector<std::string>&
   facts.connections = number(liveness.get(), 0, 3);
   facts.max_connections = number(liveness.get(), 0, 4);
   facts.sees_all_sessions = std::string_view(PQgetvalue(liveness.get(), 0, 5)) == "t";
+  if (check.audit) {
+    if (auto failure = audit_roles(connection, *check.audit, facts, deadline, stop)) return failure;
+  }
   if (databases.empty()) return std::nullopt;
 
   const std::string names = postgres_text_array(databases);
@@ -294,14 +336,14 @@ std::optional<CheckResult> PostgresProbe::run(Clock::time_point deadline, std::s
   const auto outcome = [&]() -> std::optional<Failure> {
     if (!parameters_) return Failure{reason::kOther, parameters_error_};
     if (connection_ && PQstatus(connection_.get()) == CONNECTION_OK) {
-      auto failure = query(connection_.get(), config_.databases, facts, deadline, stop);
+      auto failure = query(connection_.get(), config_, facts, deadline, stop);
       if (!failure || !failure->connection_lost) return failure;
       connection_.reset();  // the server went away since the last run: try a fresh connection
       facts = PostgresFacts{};
     }
     connection_.reset();
     if (auto failure = connect()) return failure;
-    return query(connection_.get(), config_.databases, facts, deadline, stop);
+    return query(connection_.get(), config_, facts, deadline, stop);
   }();
 
   if (outcome) connection_.reset();  // its state is unknown after any failure

@@ -32,6 +32,9 @@ using ConnectionParameters = std::vector<std::pair<std::string, std::string>>;
 std::optional<ConnectionParameters> connection_parameters(const PostgresCheck& check, Duration timeout,
                                                           std::string& error);
 
+// Login roles reported by one audited check at most: bounds its series.
+inline constexpr std::size_t kMaxAuditedRoles = 500;
+
 class PostgresProbe {
  public:
   PostgresProbe(const PostgresCheck& config, Duration timeout);

@@ -303,6 +303,8 @@ std::string agent_config(const fs::path& dir, int web_port, const testing::Postg
       << "    dbname: postgres\n"
       << "    sslmode: disable\n"
       << "    databases: [postgres]\n"
+      << "    audit:\n"
+      << "      app_roles: [assets_app]\n"
       // Podman's /version takes about 2 s on a busy machine; the collector asks it first.
       << "containers:\n"
       << "  interval: 5s\n"
@@ -377,6 +379,12 @@ TEST(MonitoringStack, DashboardsHaveDataAndInjectedFaultsAlertAndResolve) {
                            {"sleep", "3600"});
   }
   ASSERT_TRUE(postgres_starting.get()) << postgres.log();
+  // The audit's series: an application role whose password validity ends in a year.
+  std::string sql_output;
+  ASSERT_EQ(postgres.sql("CREATE ROLE assets_app LOGIN VALID UNTIL '" + rfc3339(std::time(nullptr) + 365 * 86400) + "';",
+                         &sql_output),
+            0)
+      << sql_output;
   ASSETS_REQUIRE_COMPONENT(podman_started, "podman API service: " + engine.error());
   ASSERT_FALSE(container.empty()) << engine.error();
 

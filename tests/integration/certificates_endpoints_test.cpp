@@ -339,14 +339,19 @@ TEST_F(CertificatesEndpoints, NginxServingEachKindOfBadCertificateGetsItsReason)
                      {"future.test", chain_for("future.test", 2 * kDay, 90 * kDay), intermediate},
                      {"self.test", Certificate::make(leaf_spec("self.test"))},
                      {"leafonly.test", chain_for("leafonly.test", -kDay, 60 * kDay)},
-                     {"unknown.test", other_ca.leaf, other_ca.intermediate.pem()}},
-                    7);
+                     {"unknown.test", other_ca.leaf, other_ca.intermediate.pem()},
+                     // Another CA's intermediate in place of its own: the chain stops at the leaf.
+                     {"wrongchain.test", chain_for("wrongchain.test", -kDay, 60 * kDay), other_ca.intermediate.pem()},
+                     // A private CA that serves its root too.
+                     {"private.test", Certificate::make(leaf_spec("private.test"), &other_ca.intermediate),
+                      other_ca.intermediate.pem() + other_ca.root.pem()}},
+                    9);
   ASSETS_REQUIRE_COMPONENT(nginx.ready(), "nginx");
   // nginx answers a name it has no server block for with its default server, valid.test.
   const std::vector<std::pair<std::string, std::string>> cases{
       {"valid.test", ""},           {"expired.test", "expired"},           {"future.test", "not_yet_valid"},
       {"self.test", "self_signed"}, {"leafonly.test", "incomplete_chain"}, {"unknown.test", "unknown_ca"},
-      {"other.test", "hostname_mismatch"}};
+      {"other.test", "hostname_mismatch"}, {"wrongchain.test", "incomplete_chain"}, {"private.test", "unknown_ca"}};
   // One port per name, as an endpoint's address is its target label; every port serves every name.
   std::string endpoints;
   for (std::size_t i = 0; i < cases.size(); ++i) {

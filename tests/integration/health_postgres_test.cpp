@@ -99,6 +99,70 @@ TEST_F(HealthPostgresTest, ARoleWithoutPgMonitorSaysItSeesOnlyItsOwnSession) {
   EXPECT_EQ(metric(run.result, "assets_postgres_connections", {{"check", "plain"}}), 1.0);
 }
 
+// Issue 17: least privilege, audited by a role that has exactly pg_monitor.
+TEST_F(HealthPostgresTest, AuditReportsEveryLoginRolesAttributesAndPasswordValidity) {
+  std::string output;
+  ASSERT_EQ(server_->sql("CREATE ROLE assets_app LOGIN CREATEDB PASSWORD 'app-Pa55' VALID UNTIL '2027-01-15 00:00:00+00';\n"
+                         "CREATE ROLE assets_web LOGIN PASSWORD 'web-Pa55';\n"
+                         "CREATE ROLE migrator LOGIN CREATEROLE REPLICATION BYPASSRLS;\n"
+                         "CREATE ROLE legacy LOGIN VALID UNTIL 'infinity';\n"
+                         "CREATE ROLE app_owners NOLOGIN SUPERUSER;",
+                         &output),
+            0)
+      << output;
+  const auto run = run_health_once(config(
+      item("db", monitor_keys() + "    audit:\n      app_roles: [assets_app, assets_web]\n"
+                                  "      password_expiry_warning: 30d\n") +
+      item("db-superuser", "    host: 127.0.0.1\n    port: " + std::to_string(server_->port()) +
+                               "\n    user: postgres\n    dbname: postgres\n    sslmode: disable\n    password_file: " +
+                               (secrets_ / "superuser-password").string() + "\n    audit: true\n")));
+  ASSERT_TRUE(target(run, "db").up) << target(run, "db").detail;
+  ASSERT_TRUE(target(run, "db-superuser").up) << target(run, "db-superuser").detail;
+  const auto attribute = [&](const std::string& check, const std::string& role, const std::string& role_class,
+                             const std::string& name) {
+    return metric(run.result, "assets_postgres_role_attribute",
+                  {{"check", check}, {"role", role}, {"class", role_class}, {"attribute", name}});
+  };
+  for (const char* name : {"superuser", "createrole", "createdb", "replication", "bypassrls"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(attribute("db", "monitor", "agent", name), 0.0) << "pg_monitor is no attribute";
+    EXPECT_EQ(attribute("db", "assets_web", "application", name), 0.0);
+    EXPECT_EQ(attribute("db", "legacy", "other", name), 0.0);
+    EXPECT_FALSE(metric(run.result, "assets_postgres_role_attribute", {{"role", "app_owners"}})) << "not a login role";
+  }
+  EXPECT_EQ(attribute("db", "assets_app", "application", "createdb"), 1.0);
+  EXPECT_EQ(attribute("db", "assets_app", "application", "superuser"), 0.0);
+  EXPECT_EQ(attribute("db", "migrator", "other", "createrole"), 1.0);
+  EXPECT_EQ(attribute("db", "migrator", "other", "replication"), 1.0);
+  EXPECT_EQ(attribute("db", "migrator", "other", "bypassrls"), 1.0);
+  EXPECT_EQ(attribute("db", "postgres", "other", "superuser"), 1.0);
+  // The superuser's own check sees itself as the agent's role.
+  EXPECT_EQ(attribute("db-superuser", "postgres", "agent", "superuser"), 1.0);
+  EXPECT_EQ(attribute("db-superuser", "assets_app", "other", "createdb"), 1.0) << "no app_roles there";
+
+  EXPECT_EQ(metric(run.result, "assets_postgres_role_password_valid_until_timestamp_seconds",
+                   {{"check", "db"}, {"role", "assets_app"}}),
+            1799971200.0);  // 2027-01-15T00:00:00Z
+  for (const char* role : {"legacy", "monitor", "assets_web"}) {
+    EXPECT_FALSE(metric(run.result, "assets_postgres_role_password_valid_until_timestamp_seconds",
+                        {{"check", "db"}, {"role", role}}))
+        << role << ": infinity and unset are no deadline";
+  }
+  EXPECT_EQ(metric(run.result, "assets_postgres_role_password_expiry_warning_seconds", {{"check", "db"}}), 30.0 * 86400);
+  EXPECT_EQ(metric(run.result, "assets_postgres_role_password_expiry_warning_seconds", {{"check", "db-superuser"}}),
+            14.0 * 86400);
+  EXPECT_EQ(metric(run.result, "assets_postgres_audit_roles_truncated", {{"check", "db"}}), 0.0);
+  const std::string text = exposition(run.result);
+  for (const char* secret : {"app-Pa55", "web-Pa55", kMonitorPassword}) EXPECT_EQ(text.find(secret), std::string::npos);
+}
+
+TEST_F(HealthPostgresTest, WithoutAuditThereAreNoRoleSeries) {
+  const auto run = run_health_once(config(item("db", monitor_keys())));
+  ASSERT_TRUE(target(run, "db").up) << target(run, "db").detail;
+  EXPECT_FALSE(metric(run.result, "assets_postgres_role_attribute", {}));
+  EXPECT_FALSE(metric(run.result, "assets_postgres_role_password_expiry_warning_seconds", {}));
+}
+
 TEST_F(HealthPostgresTest, FailuresHaveTheirReasons) {
   const auto run = run_health_once(config(
       item("wrong-password", monitor_keys("app", "wrong-password")) +

@@ -310,7 +310,7 @@ TEST(VerifyFailure, EachOpenSslResultHasItsBoundedReason) {
   EXPECT_EQ(classify_verify_result(X509_V_ERR_HOSTNAME_MISMATCH, false), VerifyFailure::hostname_mismatch);
   EXPECT_EQ(classify_verify_result(X509_V_ERR_IP_ADDRESS_MISMATCH, false), VerifyFailure::hostname_mismatch);
   EXPECT_EQ(classify_verify_result(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, false), VerifyFailure::self_signed);
-  EXPECT_EQ(classify_verify_result(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, true), VerifyFailure::self_signed);
+  EXPECT_EQ(classify_verify_result(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, true), VerifyFailure::unknown_ca);
   // An issuer not found: the served chain's last certificate tells a CA the store lacks
   // from intermediates the server left out.
   for (const long result : {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,

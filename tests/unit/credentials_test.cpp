@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "agent/metrics.h"
+#include "agent/utf8.h"
 #include "collectors/credentials/credentials.h"
 #include "tests/support/cert_factory.h"
 #include "tests/support/configured_collector.h"
@@ -37,13 +39,21 @@ double days_ago(double days) {
 }
 
 struct CredentialsRun {
-  explicit CredentialsRun(const std::string& yaml) {
+  // `deadline_passed`: the run starts with its deadline behind it.
+  explicit CredentialsRun(const std::string& yaml, bool deadline_passed = false) {
     auto collector = testing::configured_collector("credentials", yaml);
     if (!collector) throw std::runtime_error("credentials not enabled by the test config");
     spec = std::move(*collector);
     CollectContext context;
-    context.deadline = std::chrono::steady_clock::now() + spec.timeout;
+    context.deadline = std::chrono::steady_clock::now() + (deadline_passed ? -1s : spec.timeout);
     result = spec.collector->run(context);
+  }
+  std::size_t count(const std::string& name) const {
+    std::size_t n = 0;
+    for (const auto& family : result.families) {
+      if (family.name == name) n += family.metric.size();
+    }
+    return n;
   }
   std::optional<double> value(const std::string& name, const Labels& subset) const {
     std::optional<double> found;
@@ -142,6 +152,66 @@ TEST(CredentialsCollector, MissingFilesPatternsFifosAndDirectoriesAreFailingTarg
   }
 }
 
+// From review: a pattern names files; directories it matches are no failure of it.
+TEST(CredentialsCollector, APatternWatchesRegularFilesOnly) {
+  TempDir dir;
+  write_file(dir / "secrets/db_password", "x");
+  fs::create_directories(dir / "secrets/a-directory");
+  ASSERT_EQ(mkfifo((dir / "secrets/a-fifo").c_str(), 0600), 0);
+  fs::create_directories(dir / "empty/only-a-directory");
+  const std::string root = dir.path().string();
+  CredentialsRun run("credentials:\n  files:\n    - {name: secrets, path: \"" + root + "/secrets/*\"}\n"
+                     "    - {name: nothing, path: \"" + root + "/empty/*\"}\n");
+  EXPECT_EQ(run.count("assets_credential_up"), 2u);
+  EXPECT_EQ(run.value("assets_credential_up", {{"path", root + "/secrets/db_password"}}), 1);
+  EXPECT_EQ(run.value("assets_credential_failure", {{"credential", "nothing"}, {"path", root + "/empty/*"},
+                                                    {"reason", "not_found"}}),
+            1);
+}
+
+TEST(CredentialsCollector, APatternMatchingTooManyFilesSaysSo) {
+  TempDir dir;
+  for (int i = 0; i < 1005; ++i) write_file(dir / ("tokens/t" + std::to_string(10000 + i)), "");
+  const std::string pattern = (dir / "tokens/t*").string();
+  CredentialsRun run("credentials:\n  files:\n    - {name: tokens, path: \"" + pattern + "\"}\n");
+  EXPECT_EQ(run.count("assets_credential_modified_timestamp_seconds"), 1000u);
+  EXPECT_EQ(run.value("assets_credential_failure", {{"path", pattern}, {"reason", "too_many_files"}}), 1);
+  EXPECT_EQ(run.value("assets_credential_up", {{"path", pattern}}), 0);
+}
+
+TEST(CredentialsCollector, FilesLeftWhenTheDeadlinePassesAreTimeouts) {
+  TempDir dir;
+  write_file(dir / "a", "x");
+  write_file(dir / "tokens/b", "x");
+  const std::string root = dir.path().string();
+  CredentialsRun run("credentials:\n  files:\n    - {name: a, path: " + root + "/a}\n"
+                     "    - {name: b, path: \"" + root + "/tokens/*\"}\n",
+                     /*deadline_passed=*/true);
+  EXPECT_EQ(run.value("assets_credential_failure", {{"credential", "a"}, {"reason", "timeout"}}), 1);
+  EXPECT_EQ(run.value("assets_credential_failure", {{"credential", "b"}, {"reason", "timeout"}}), 1);
+  EXPECT_EQ(run.value("assets_credential_max_age_seconds", {{"credential", "b"}}), 90 * 86400);
+}
+
+TEST(CredentialsCollector, PathsThatAreNotUtf8KeepASeriesEach) {
+  TempDir dir;
+  write_file(dir / "a\xff", "x");
+  write_file(dir / "a\xfe", "x");
+  write_file(dir / "a?", "x");
+  CredentialsRun run("credentials:\n  files:\n    - {name: odd, path: \"" + dir.path().string() + "/a*\"}\n");
+  std::set<std::string> paths;
+  for (const auto& family : run.result.families) {
+    if (family.name != "assets_credential_up") continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.name == "path") paths.insert(label.value);
+      }
+    }
+  }
+  EXPECT_EQ(paths.size(), 3u);
+  EXPECT_TRUE(paths.contains(dir.path().string() + "/a?"));
+  for (const auto& path : paths) EXPECT_TRUE(is_valid_utf8(path)) << path;
+}
+
 TEST(CredentialsCollector, NoFilesEnablesNothing) {
   EXPECT_FALSE(testing::configured_collector("credentials", "credentials:\n  files: []\n"));
   EXPECT_FALSE(testing::configured_collector("credentials", "credentials:\n"));
@@ -155,6 +225,7 @@ TEST(CredentialsRotation, StatusLines) {
   EXPECT_EQ(describe_rotation(10 * kDay + 5min + 30s, policy), "modified 10d5m ago; rotate within 79d23h54m (max_age 90d)");
   EXPECT_EQ(describe_rotation(80 * kDay, policy), "modified 80d ago; rotate within 10d (due soon) (max_age 90d)");
   EXPECT_EQ(describe_rotation(90 * kDay, policy), "modified 90d ago; rotation due now (max_age 90d)");
+  EXPECT_EQ(describe_rotation(90 * kDay - 30s, policy), "modified 89d23h59m ago; rotation due now (max_age 90d)");
   EXPECT_EQ(describe_rotation(100 * kDay, policy), "modified 100d ago; rotation overdue by 10d (max_age 90d)");
   EXPECT_EQ(describe_rotation(-1h, policy), "modified in the future (check the clock); max_age 90d");
 }
