@@ -6,7 +6,7 @@ set -euo pipefail
 build_packages=(
   cmake g++ make ninja-build pkg-config git
   prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libcurl4-openssl-dev libpq-dev
-  libssl-dev nlohmann-json3-dev zlib1g-dev libre2-dev libcli11-dev libsystemd-dev
+  libssl-dev nlohmann-json3-dev zlib1g-dev libre2-dev libcli11-dev libsystemd-dev libc-ares-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(
@@ -16,7 +16,7 @@ test_packages=(
   prometheus prometheus-alertmanager
   nginx docker-compose wrk systemd python3
   docker.io debootstrap python3-yaml
-  nodejs
+  nodejs dnsmasq-base
 )
 fuzz_packages=(clang-14 libclang-rt-14-dev)
 # debian/ and the package's tests (a debootstrap'ed Debian 12 in Podman).

@@ -1,5 +1,5 @@
 #pragma once
-// What one run of one health check produces, shared by the http, tcp and postgres probes
+// What one run of one health check produces, shared by the http, tcp, postgres and dns probes
 // and the collector that turns results into metrics.
 #include <chrono>
 #include <cstdint>
@@ -41,6 +41,14 @@ struct HttpFacts {
   PhaseDurations phases;
 };
 
+// What a dns check's answer held (see dns.h).
+struct DnsFacts {
+  int rcode = 0;
+  std::size_t answer_records = 0;
+  std::size_t authority_records = 0;
+  std::size_t additional_records = 0;
+};
+
 // A login role as pg_roles shows it, for the least-privilege audit.
 struct PostgresRole {
   std::string name;
@@ -72,6 +80,7 @@ struct CheckResult {
   double duration_seconds = 0;
   std::optional<HttpFacts> http;          // http checks that got as far as a request
   std::optional<PostgresFacts> postgres;  // postgres checks that succeeded
+  std::optional<DnsFacts> dns;            // dns checks that got an answer
 };
 
 CheckResult failed(std::string_view reason, std::string detail);

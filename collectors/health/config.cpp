@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <set>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <libpq-fe.h>
 
 #include "agent/config_reader.h"
@@ -26,7 +29,13 @@ const Choice kIpFamilies[] = {{"", ""}, {"ip4", "ip4"}, {"ip6", "ip6"}};
 const Choice kSslModes[] = {{"disable", "disable"}, {"allow", "allow"},         {"prefer", "prefer"},
                             {"require", "require"}, {"verify-ca", "verify-ca"}, {"verify-full", "verify-full"}};
 const std::pair<std::string_view, CheckKind> kCheckKinds[] = {
-    {"http", CheckKind::http}, {"tcp", CheckKind::tcp}, {"postgres", CheckKind::postgres}};
+    {"http", CheckKind::http}, {"tcp", CheckKind::tcp}, {"postgres", CheckKind::postgres}, {"dns", CheckKind::dns}};
+// The record types a dns check may ask for, with their codes (RFC 1035, 3596, 8659).
+const std::pair<std::string_view, int> kDnsTypes[] = {{"A", 1},   {"NS", 2},   {"CNAME", 5}, {"SOA", 6},
+                                                      {"MX", 15}, {"TXT", 16}, {"AAAA", 28}, {"CAA", 257}};
+const std::pair<std::string_view, int> kDnsRcodes[] = {{"NOERROR", 0}, {"FORMERR", 1}, {"SERVFAIL", 2}, {"NXDOMAIN", 3},
+                                                       {"NOTIMP", 4},  {"REFUSED", 5}};
+const std::pair<std::string_view, bool> kDnsTransports[] = {{"udp", false}, {"tcp", true}};
 
 // Escape sequences in tcp send strings, so "PING\r\n" can be written in YAML.
 std::string decode_escapes(const std::string& text) {
@@ -163,6 +172,65 @@ TcpCheck decode_tcp(ConfigReader& reader, MapReader& map) {
   return tcp;
 }
 
+DnsRecordRules decode_record_rules(ConfigReader& reader, MapReader& check_map, std::string_view key) {
+  DnsRecordRules rules;
+  const YAML::Node node = check_map.get(key);
+  if (!node.IsDefined()) return rules;
+  MapReader map(reader, node, check_map.path(key));
+  if (!map.valid()) return rules;
+  map.read_regex_list("fail_if_matches_regexp", rules.fail_if_matches);
+  map.read_regex_list("fail_if_all_match_regexp", rules.fail_if_all_match);
+  map.read_regex_list("fail_if_not_matches_regexp", rules.fail_if_not_matches);
+  map.read_regex_list("fail_if_none_matches_regexp", rules.fail_if_none_matches);
+  map.finish();
+  return rules;
+}
+
+DnsCheck decode_dns(ConfigReader& reader, MapReader& map) {
+  DnsCheck dns;
+  map.require("query_name");
+  if (map.read("query_name", dns.query_name) && (dns.query_name.empty() || dns.query_name.size() > 253)) {
+    reader.error(map.get("query_name"), map.path("query_name"), "must be a domain name of 1 to 253 characters");
+  }
+  if (map.read_one_of("query_type", dns.query_type_code, kDnsTypes)) {
+    for (const auto& [name, code] : kDnsTypes) {
+      if (code == dns.query_type_code) dns.query_type = name;
+    }
+  }
+  // An address, not a name: resolving the resolver would need a resolver.
+  if (map.read("server", dns.server)) {
+    const auto host_port = split_host_port(dns.server);
+    in6_addr address{};
+    if (!host_port || (inet_pton(AF_INET, host_port->host.c_str(), &address) != 1 &&
+                       inet_pton(AF_INET6, host_port->host.c_str(), &address) != 1)) {
+      reader.error(map.get("server"), map.path("server"),
+                   "must be ip:port or [ipv6]:port, not " + quote(dns.server));
+    }
+  }
+  map.read_one_of("transport", dns.tcp, kDnsTransports);
+  map.read("recursion_desired", dns.recursion_desired);
+  const YAML::Node rcodes = map.get("valid_rcodes");
+  if (rcodes.IsDefined()) {
+    std::vector<std::string> names;
+    map.read("valid_rcodes", names);
+    dns.valid_rcodes.clear();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const auto found = std::find_if(std::begin(kDnsRcodes), std::end(kDnsRcodes),
+                                      [&](const auto& rcode) { return rcode.first == names[i]; });
+      if (found == std::end(kDnsRcodes)) {
+        reader.error(rcodes[i], indexed(map.path("valid_rcodes"), i),
+                     "must be one of NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, not " + quote(names[i]));
+      } else {
+        dns.valid_rcodes.push_back(found->second);
+      }
+    }
+  }
+  dns.answer = decode_record_rules(reader, map, "validate_answer_rrs");
+  dns.authority = decode_record_rules(reader, map, "validate_authority_rrs");
+  dns.additional = decode_record_rules(reader, map, "validate_additional_rrs");
+  return dns;
+}
+
 // Parsed by libpq itself, so what passes here connects the same way at run time. The dsn is
 // never repeated in the message: a malformed one may hold a password.
 std::optional<std::string> dsn_problem(const std::string& dsn) {
@@ -262,6 +330,7 @@ std::shared_ptr<const HealthConfig> decode_health_section(const SectionInput& in
       case CheckKind::http: check.probe = decode_http(reader, map); break;
       case CheckKind::tcp: check.probe = decode_tcp(reader, map); break;
       case CheckKind::postgres: check.probe = decode_postgres(reader, map); break;
+      case CheckKind::dns: check.probe = decode_dns(reader, map); break;
     }
     map.finish();
     section->checks.push_back(std::move(check));

@@ -1,5 +1,5 @@
 #pragma once
-// The health collector's section: a list of http, tcp and postgres checks. Decoded and
+// The health collector's section: a list of http, tcp, postgres and dns checks. Decoded and
 // validated once; regular expressions are kept compiled.
 #include <cstdint>
 #include <map>
@@ -86,15 +86,38 @@ struct PostgresCheck {
   bool operator==(const PostgresCheck&) const = default;
 };
 
+// blackbox_exporter's validate_*_rrs: regexes on the records of one section, each record
+// in its text form (`name. ttl IN TYPE data`).
+struct DnsRecordRules {
+  // Each regex on its own, as in blackbox_exporter: fails when
+  std::vector<Regex> fail_if_matches;       // any record matches it
+  std::vector<Regex> fail_if_all_match;     // every record matches it (and there is one)
+  std::vector<Regex> fail_if_not_matches;   // any record does not match it
+  std::vector<Regex> fail_if_none_matches;  // no record matches it
+  bool operator==(const DnsRecordRules&) const = default;
+};
+
+struct DnsCheck {
+  std::string query_name;
+  std::string query_type = "A";
+  int query_type_code = 1;  // compiled from query_type
+  std::string server;       // ip:port; empty: the system's resolvers (/etc/resolv.conf)
+  bool tcp = false;         // transport tcp; udp falls back to TCP on a truncated answer
+  bool recursion_desired = true;
+  std::vector<int> valid_rcodes{0};  // NOERROR
+  DnsRecordRules answer, authority, additional;
+  bool operator==(const DnsCheck&) const = default;
+};
+
 // In the order of the alternatives of CheckConfig::probe.
-enum class CheckKind { http, tcp, postgres };
+enum class CheckKind { http, tcp, postgres, dns };
 std::string_view to_string(CheckKind kind);
 
 struct CheckConfig {
   std::string name;
   Duration interval{};  // global's where the check gives none
   Duration timeout{};
-  std::variant<HttpCheck, TcpCheck, PostgresCheck> probe;
+  std::variant<HttpCheck, TcpCheck, PostgresCheck, DnsCheck> probe;
 
   CheckKind kind() const { return static_cast<CheckKind>(probe.index()); }
   bool operator==(const CheckConfig&) const = default;

@@ -1,4 +1,4 @@
-// The health collector: runs the configured http, tcp and postgres checks concurrently,
+// The health collector: runs the configured http, tcp, postgres and dns checks concurrently,
 // each bounded by its own timeout, and reports the latest result of every check.
 #include "collectors/health/health.h"
 
@@ -9,6 +9,7 @@
 #include "agent/metrics.h"
 #include "agent/utf8.h"
 #include "collectors/health/check.h"
+#include "collectors/health/dns.h"
 #include "collectors/health/http.h"
 #include "collectors/health/postgres.h"
 #include "collectors/health/tcp.h"
@@ -33,6 +34,7 @@ struct CheckState {
   std::unique_ptr<health::HttpProbe> http;
   std::unique_ptr<health::TcpProbe> tcp;
   std::unique_ptr<health::PostgresProbe> postgres;
+  std::unique_ptr<health::DnsProbe> dns;
 };
 
 class HealthCollector final : public Collector {
@@ -49,6 +51,8 @@ class HealthCollector final : public Collector {
         state->http = std::make_unique<health::HttpProbe>(*http, state->timeout);
       } else if (const auto* tcp = std::get_if<TcpCheck>(&check.probe)) {
         state->tcp = std::make_unique<health::TcpProbe>(*tcp, state->timeout);
+      } else if (const auto* dns = std::get_if<DnsCheck>(&check.probe)) {
+        state->dns = std::make_unique<health::DnsProbe>(*dns, state->timeout);
       } else {
         state->postgres = std::make_unique<health::PostgresProbe>(std::get<PostgresCheck>(check.probe), state->timeout);
       }
@@ -77,8 +81,9 @@ class HealthCollector final : public Collector {
     std::vector<std::optional<CheckResult>> blocking_results(blocking_due.size());
     BackgroundFanOut blocking(blocking_due.size(), kMaxBlockingThreads, context.stop, [&](std::size_t i) {
       CheckState& state = *blocking_due[i];
-      blocking_results[i] = state.tcp ? state.tcp->run(context.deadline, context.stop)
-                                      : state.postgres->run(context.deadline, context.stop);
+      blocking_results[i] = state.tcp   ? state.tcp->run(context.deadline, context.stop)
+                            : state.dns ? state.dns->run(context.deadline, context.stop)
+                                        : state.postgres->run(context.deadline, context.stop);
     });
 
     std::vector<health::HttpProbe*> probes;
@@ -154,6 +159,13 @@ class HealthCollector final : public Collector {
                                              "With audit: 1 when the server has more login roles than the agent "
                                              "reports (500).");
 
+    auto& dns_rcode = metrics.gauge("assets_dns_rcode", "Response code of the dns check's last answer (0: NOERROR).");
+    auto& dns_answer = metrics.gauge("assets_dns_answer_rrs", "Records in the answer section of the dns check's last answer.");
+    auto& dns_authority =
+        metrics.gauge("assets_dns_authority_rrs", "Records in the authority section of the dns check's last answer.");
+    auto& dns_additional =
+        metrics.gauge("assets_dns_additional_rrs", "Records in the additional section of the dns check's last answer.");
+
     CollectResult result;
     for (const auto& state : checks_) {
       const std::string check = bounded_label_value(state->name);
@@ -175,6 +187,12 @@ class HealthCollector final : public Collector {
         status_code.add({{"check", check}}, static_cast<double>(last.http->status_code));
         response_bytes.add({{"check", check}}, static_cast<double>(last.http->response_bytes));
         redirects.add({{"check", check}}, static_cast<double>(last.http->redirects));
+      }
+      if (last.dns) {
+        dns_rcode.add({{"check", check}}, last.dns->rcode);
+        dns_answer.add({{"check", check}}, static_cast<double>(last.dns->answer_records));
+        dns_authority.add({{"check", check}}, static_cast<double>(last.dns->authority_records));
+        dns_additional.add({{"check", check}}, static_cast<double>(last.dns->additional_records));
       }
       if (last.postgres) {
         const health::PostgresFacts& pg = *last.postgres;

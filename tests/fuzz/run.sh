@@ -21,6 +21,7 @@ for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
     web_accept_encoding) seeds=("$data/fuzz/web_accept_encoding") ;;
     web_config) seeds=("$data/fuzz/web_config") ;;
     tcp_expect) seeds=("$data/fuzz/tcp_expect") ;;
+    dns_answer) seeds=("$data/fuzz/dns_answer") ;;
     *) seeds=() ;;
   esac
   corpus=$(mktemp -d)
