@@ -56,6 +56,10 @@ backups:
 
 certificates:
   files: ["/etc/letsencrypt/live/*/fullchain.pem"]
+
+# `assets-agent maintenance start --for 30m` writes the window here; none is no window.
+maintenance:
+  state_file: /var/lib/assets-agent/maintenance.json
 )yaml";
 }
 

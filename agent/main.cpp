@@ -13,6 +13,8 @@
 #include "agent/build_info.h"
 #include "agent/check_command.h"
 #include "agent/healthcheck_command.h"
+#include "agent/maintenance_command.h"
+#include "collectors/maintenance/config.h"
 #include "agent/log.h"
 #include "agent/service_manager.h"
 
@@ -207,6 +209,32 @@ int main(int argc, char** argv) {
   healthcheck->add_flag("--tls.insecure-skip-verify", healthcheck_options.insecure_skip_verify,
                         "Accept any TLS certificate (an https URL on 127.0.0.1 rarely matches the certificate's name)");
 
+  auto* maintenance = app.add_subcommand(
+      "maintenance", "Open or close a maintenance window: the shipped rules hold back app and container alerts");
+  maintenance->require_subcommand(1);
+  std::optional<std::string> maintenance_state_file;
+  maintenance->add_option("--state-file", maintenance_state_file,
+                          "The window's file; default: the configuration's maintenance.state_file, else " +
+                              std::string(kDefaultMaintenanceStateFile));
+  maintenance->fallthrough();
+  auto* maintenance_start = maintenance->add_subcommand("start", "Open a window now, for --for (at most 24h)");
+  maintenance_start->fallthrough();
+  std::string maintenance_length;
+  MaintenanceOptions maintenance_options;
+  maintenance_start->add_option("--for", maintenance_length, "How long, e.g. 30m")
+      ->required()
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            const auto duration = parse_duration(text);
+            return duration && duration->count() > 0 ? std::string() : "not a positive duration: " + text;
+          },
+          "DURATION"));
+  maintenance_start->add_option("--reason", maintenance_options.reason, "Why, e.g. \"deploy 1a2b3c\"");
+  auto* maintenance_end = maintenance->add_subcommand("end", "Close the window now");
+  maintenance_end->fallthrough();
+  auto* maintenance_status = maintenance->add_subcommand("status", "Show the window");
+  maintenance_status->fallthrough();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -218,6 +246,27 @@ int main(int argc, char** argv) {
   if (healthcheck->parsed()) {
     healthcheck_options.timeout = *parse_duration(healthcheck_timeout);
     return run_healthcheck_command(healthcheck_options, std::cout);
+  }
+  if (maintenance->parsed()) {
+    try {
+      if (maintenance_state_file) {
+        maintenance_options.state_file = *maintenance_state_file;
+      } else {
+        // The file the agent reads: its configuration's, when one is given.
+        const Config config = load_config_or_throw(collector_registry(), config_file, {.read_named_files = false});
+        const auto* section = config.section<MaintenanceConfig>("maintenance");
+        maintenance_options.state_file = section ? section->state_file : kDefaultMaintenanceStateFile;
+      }
+    } catch (const ConfigLoadError& e) {
+      print_config_errors(e);
+      return e.exit_code();
+    }
+    if (maintenance_start->parsed()) {
+      maintenance_options.length = *parse_duration(maintenance_length);
+      return run_maintenance_start(maintenance_options, std::cout, std::cerr);
+    }
+    if (maintenance_end->parsed()) return run_maintenance_end(maintenance_options, std::cout, std::cerr);
+    return run_maintenance_status(maintenance_options, std::cout, std::cerr);
   }
   // `check` prints a table; the collectors' warnings about the targets it lists would only
   // repeat it on stderr, so they show only when a level is asked for.

@@ -7,6 +7,7 @@
 #include "collectors/containers/containers.h"
 #include "collectors/credentials/credentials.h"
 #include "collectors/health/health.h"
+#include "collectors/maintenance/maintenance.h"
 
 namespace assets {
 namespace {
@@ -17,6 +18,7 @@ constexpr CollectorKind kRegistry[] = {
     collector_kind<BackupsConfig, decode_backups_section, make_backups_collector>("backups"),
     collector_kind<CertificatesConfig, decode_certificates_section, make_certificates_collector>("certificates"),
     collector_kind<CredentialsConfig, decode_credentials_section, make_credentials_collector>("credentials"),
+    collector_kind<MaintenanceConfig, decode_maintenance_section, make_maintenance_collector>("maintenance"),
 };
 
 }  // namespace

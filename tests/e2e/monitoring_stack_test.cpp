@@ -330,7 +330,9 @@ std::string agent_config(const fs::path& dir, int web_port, const testing::Postg
       << "credentials:\n"
       << "  files:\n"
       << "    - {name: agent_config, path: " << d << "/agent.yml}\n"
-      << "    - {name: ci_token, path: " << d << "/ci.token}\n";
+      << "    - {name: ci_token, path: " << d << "/ci.token}\n"
+      << "maintenance:\n"
+      << "  state_file: " << d << "/maintenance.json\n";
   return out.str();
 }
 

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -330,6 +331,49 @@ TEST(AgentCli, CheckOnlyRunsTheNamedCollectors) {
                                  {.directory = {}, .error_output = &errors}),
             2);
   EXPECT_NE(errors.find("--only"), std::string::npos) << errors;
+}
+
+TEST(AgentCli, MaintenanceStartStatusAndEnd) {
+  testing::TempDir dir;
+  const std::string state = (dir / "state/maintenance.json").string();
+  dir.write("agent.yml", "maintenance:\n  state_file: " + state + "\n");
+  const std::string config = (dir / "agent.yml").string();
+  std::string output;
+  std::string errors;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "maintenance", "status", "--config.file", config}, &output), 0);
+  EXPECT_EQ(output, "no maintenance window\n");
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "maintenance", "start", "--for", "30m", "--reason",
+                                  "deploy 1a2b3c", "--config.file", config},
+                                 &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("open, 30m left (deploy 1a2b3c)"), std::string::npos) << output;
+  struct stat status {};
+  ASSERT_EQ(stat(state.c_str(), &status), 0);
+  EXPECT_EQ(status.st_mode & 0777, 0644u) << "the agent's own user reads it";
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "maintenance", "status", "--state-file", state}, &output), 0);
+  EXPECT_NE(output.find("maintenance window open, 29m"), std::string::npos) << output;
+  // The running agent sees it at its next run.
+  testing::AgentProcess agent(dir / "agent.log", {"--config.file", config});
+  ASSERT_GT(agent.port(), 0) << agent.log();
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        return testing::http_request("GET", agent.url("/metrics")).body.find("assets_maintenance_active 1") !=
+               std::string::npos;
+      },
+      10s))
+      << testing::http_request("GET", agent.url("/metrics")).body;
+
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "maintenance", "end", "--config.file", config}, &output), 0);
+  EXPECT_NE(access(state.c_str(), F_OK), 0);
+  // Longer than a day, or no --for: refused.
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "maintenance", "start", "--for", "25h", "--state-file", state},
+                                 &output, {.directory = {}, .error_output = &errors}),
+            2);
+  EXPECT_NE(errors.find("at most 1d"), std::string::npos) << errors;
+  EXPECT_EQ(testing::run_command({testing::agent_binary(), "maintenance", "start", "--state-file", state}, &output,
+                                 {.directory = {}, .error_output = &errors}),
+            2);
 }
 
 }  // namespace
