@@ -258,7 +258,10 @@ int main(int argc, char** argv) {
         maintenance_options.state_file = section ? section->state_file : kDefaultMaintenanceStateFile;
       }
     } catch (const ConfigLoadError& e) {
+      // A half-edited config in the middle of a deploy must not keep a window from ending.
       print_config_errors(e);
+      std::cerr << "maintenance: the configuration names the state file; give --state-file "
+                << kDefaultMaintenanceStateFile << " (or the configured one) to go on without it\n";
       return e.exit_code();
     }
     if (maintenance_start->parsed()) {

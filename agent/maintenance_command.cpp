@@ -23,17 +23,19 @@ double now_seconds() {
 
 std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
 
-// Written beside the target and renamed over it, so the agent never reads half a window.
-// Mode 0644: the agent's own user reads it, whoever writes it.
+// Written to a new file of its own beside the target (mkostemp: never a FIFO or a link
+// someone left there) and renamed over it, so the agent never reads half a window. Mode
+// 0644: the agent's own user reads it, whoever writes it.
 bool write_atomically(const std::string& path, const std::string& text, std::string& error) {
-  const std::string temporary = path + ".tmp";
-  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  const std::filesystem::path target(path);
+  std::string temporary = (target.parent_path() / ("." + target.filename().string() + ".XXXXXX")).string();
+  const int fd = mkostemp(temporary.data(), O_CLOEXEC);
   if (fd < 0) {
-    error = "cannot write " + temporary + ": " + errno_text(errno);
+    error = "cannot write in " + target.parent_path().string() + ": " + errno_text(errno);
     return false;
   }
-  fchmod(fd, 0644);
-  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  const bool written = fchmod(fd, 0644) == 0 &&
+                       write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
   const int write_errno = errno;
   close(fd);
   if (!written || rename(temporary.c_str(), path.c_str()) != 0) {
@@ -41,7 +43,35 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
     unlink(temporary.c_str());
     return false;
   }
+  // The rename itself survives a crash once the folder is synced.
+  const int folder = open(target.parent_path().empty() ? "." : target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (folder >= 0) {
+    fsync(folder);
+    close(folder);
+  }
   return true;
+}
+
+// Missing folders are made 0755 whatever the caller's umask (sudo often sets 077): the
+// agent's own user must get in to read the window.
+bool make_folders(const std::filesystem::path& folder, std::string& error) {
+  if (folder.empty() || std::filesystem::exists(folder)) return true;
+  if (!make_folders(folder.parent_path(), error)) return false;
+  if (mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
+    error = "cannot create " + folder.string() + ": " + errno_text(errno);
+    return false;
+  }
+  chmod(folder.c_str(), 0755);
+  return true;
+}
+
+// The reason is shown on terminals, the status page and in the log: one line, printable.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, kMaxMaintenanceReason)) {
+    out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+  }
+  return out;
 }
 
 std::string describe(const MaintenanceWindow& window, double now) {
@@ -49,7 +79,7 @@ std::string describe(const MaintenanceWindow& window, double now) {
   std::string text = window.active(now) ? "open, " + format_duration(left) + " left"
                      : now < window.start ? "not yet open"
                                           : "ended";
-  if (!window.reason.empty()) text += " (" + window.reason + ")";
+  if (!window.reason.empty()) text += " (" + printable(window.reason) + ")";
   return text;
 }
 
@@ -62,11 +92,10 @@ int run_maintenance_start(const MaintenanceOptions& options, std::ostream& out, 
     return kExitConfigError;
   }
   const double now = now_seconds();
-  const MaintenanceWindow window{now, now + to_seconds(options.length), options.reason.substr(0, kMaxMaintenanceReason)};
+  const MaintenanceWindow window{now, now + to_seconds(options.length), printable(options.reason)};
   std::string error;
-  std::error_code ignored;
-  std::filesystem::create_directories(std::filesystem::path(options.state_file).parent_path(), ignored);
-  if (!write_atomically(options.state_file, serialize_maintenance_window(window), error)) {
+  if (!make_folders(std::filesystem::path(options.state_file).parent_path(), error) ||
+      !write_atomically(options.state_file, serialize_maintenance_window(window), error)) {
     err << "maintenance start: " << error << "\n";
     return kExitCheckFailed;
   }

@@ -205,7 +205,9 @@ class CertificatesCollector final : public Collector {
       if (!client) client = std::make_unique<TlsClient>(endpoint.ca_file);
     }
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
-      endpoints[i] = failed_endpoint(config_.endpoints[i], "the run was stopped before the endpoint was probed");
+      // A stop ends a probe as its timeout would (probe.cpp), also one that never started.
+      endpoints[i] = failed_endpoint(config_.endpoints[i], "the run was stopped before the endpoint was probed",
+                                     CertFailure::timeout);
     }
     std::vector<TargetResult> files;
     {
@@ -253,9 +255,10 @@ class CertificatesCollector final : public Collector {
     return result;
   }
 
-  TargetResult failed_endpoint(const CertEndpointConfig& endpoint, std::string detail) const {
+  TargetResult failed_endpoint(const CertEndpointConfig& endpoint, std::string detail,
+                               CertFailure failure = CertFailure::other) const {
     TargetResult result = endpoint_target(endpoint);
-    result.parsed = failed_target(CertFailure::other, std::move(detail));
+    result.parsed = failed_target(failure, std::move(detail));
     return result;
   }
 

@@ -58,6 +58,7 @@ struct PostgresRole {
   bool createdb = false;
   bool replication = false;
   bool bypassrls = false;
+  bool member_of_privileged = false;  // may SET ROLE to a role with one of these, or pg_*_server_*
   std::optional<double> valid_until;  // rolvaliduntil, Unix seconds; absent when unset or infinity
 };
 

@@ -172,6 +172,20 @@ TcpCheck decode_tcp(ConfigReader& reader, MapReader& map) {
   return tcp;
 }
 
+bool is_domain_name(std::string_view name) {
+  if (name == ".") return true;
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = name.find('.', start);
+    const std::size_t length = (dot == std::string_view::npos ? name.size() : dot) - start;
+    if (length == 0 || length > 63) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 DnsRecordRules decode_record_rules(ConfigReader& reader, MapReader& check_map, std::string_view key) {
   DnsRecordRules rules;
   const YAML::Node node = check_map.get(key);
@@ -189,8 +203,10 @@ DnsRecordRules decode_record_rules(ConfigReader& reader, MapReader& check_map, s
 DnsCheck decode_dns(ConfigReader& reader, MapReader& map) {
   DnsCheck dns;
   map.require("query_name");
-  if (map.read("query_name", dns.query_name) && (dns.query_name.empty() || dns.query_name.size() > 253)) {
-    reader.error(map.get("query_name"), map.path("query_name"), "must be a domain name of 1 to 253 characters");
+  if (map.read("query_name", dns.query_name) && !is_domain_name(dns.query_name)) {
+    reader.error(map.get("query_name"), map.path("query_name"),
+                 "must be a domain name: labels of 1 to 63 characters joined by '.', 253 at most, not " +
+                     quote(dns.query_name));
   }
   if (map.read_one_of("query_type", dns.query_type_code, kDnsTypes)) {
     for (const auto& [name, code] : kDnsTypes) {
@@ -224,6 +240,7 @@ DnsCheck decode_dns(ConfigReader& reader, MapReader& map) {
         dns.valid_rcodes.push_back(found->second);
       }
     }
+    if (names.empty()) reader.error(rcodes, map.path("valid_rcodes"), "must name at least one rcode");
   }
   dns.answer = decode_record_rules(reader, map, "validate_answer_rrs");
   dns.authority = decode_record_rules(reader, map, "validate_authority_rrs");

@@ -2,11 +2,15 @@
 
 #include <arpa/nameser.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <resolv.h>
 
 #include <ares.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 
@@ -16,13 +20,14 @@ namespace assets::health {
 namespace {
 
 // Longest text form of one record that the rules see; a TXT record may be longer.
-constexpr std::size_t kMaxRecordText = 4096;
+constexpr std::size_t kMaxRecordText = 64 * 1024;
 // How often a query waiting on the network looks at the stop token.
 constexpr auto kStopPollInterval = std::chrono::milliseconds(100);
 
-std::string_view rcode_name(int rcode) {
-  static constexpr std::string_view kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
-  return rcode >= 0 && rcode < 6 ? kNames[rcode] : "an unassigned rcode";
+std::string rcode_name(int rcode) {
+  static constexpr std::string_view kNames[] = {"NOERROR", "FORMERR",  "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+                                                "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
+  return rcode >= 0 && rcode < 11 ? std::string(kNames[rcode]) : std::to_string(rcode);
 }
 
 // One line, single spaces: libresolv separates fields with tabs and pads names.
@@ -36,6 +41,13 @@ std::string normalise_record_text(const char* text) {
     }
     if (space) out += ' ';
     space = false;
+    const auto byte = static_cast<unsigned char>(*c);
+    if (byte < 0x20 || byte == 0x7f) {  // a control byte of a TXT record: \DDD, as dig writes it
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\%03u", byte);
+      out += escaped;
+      continue;
+    }
     out += *c;
   }
   return out;
@@ -72,13 +84,65 @@ constexpr int kTypeCaa = 257;
 std::string caa_text(const unsigned char* data, std::size_t length) {
   if (length < 2 || 2u + data[1] > length) return "\\# " + std::to_string(length);
   const std::size_t tag_length = data[1];
-  std::string text = std::to_string(data[0]) + " " + std::string(reinterpret_cast<const char*>(data + 2), tag_length) + " \"";
+  std::string tag;
+  for (std::size_t i = 0; i < tag_length; ++i) {
+    const unsigned char byte = data[2 + i];
+    tag += std::isalnum(byte) != 0 ? static_cast<char>(byte) : '?';  // RFC 8659: tags are letters and digits
+  }
+  std::string text = std::to_string(data[0]) + " " + tag + " \"";
   for (std::size_t i = 2 + tag_length; i < length; ++i) {
     const char c = static_cast<char>(data[i]);
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f) {  // as dig writes them: \DDD
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\%03u", byte);
+      text += escaped;
+      continue;
+    }
     if (c == '"' || c == '\\') text += '\\';
     text += c;
   }
   return text + "\"";
+}
+
+std::string fully_qualified(const std::string& name) { return name.empty() || name == "." ? "." : name + "."; }
+
+// SOA: libresolv prints it over several lines with comments; as dig +short does instead,
+// the numbers in seconds. nullopt for malformed data.
+std::optional<std::string> soa_text(const ns_msg& message, const ns_rr& record) {
+  const unsigned char* data = ns_rr_rdata(record);
+  const unsigned char* end = data + ns_rr_rdlen(record);
+  std::string text;
+  for (int name = 0; name < 2; ++name) {
+    char expanded[NS_MAXDNAME];
+    const int used = dn_expand(ns_msg_base(message), ns_msg_end(message), data, expanded, sizeof expanded);
+    if (used < 0 || data + used > end) return std::nullopt;
+    data += used;
+    text += fully_qualified(expanded) + " ";
+  }
+  if (end - data != 20) return std::nullopt;
+  for (int field = 0; field < 5; ++field, data += 4) {
+    text += std::to_string(ns_get32(data)) + (field < 4 ? " " : "");
+  }
+  return text;
+}
+
+// RFC 3597's form for a type libresolv has no plain format for: TYPEnn \# length hex.
+std::string unknown_type_text(const ns_rr& record) {
+  std::string text = "TYPE" + std::to_string(ns_rr_type(record)) + " \\# " + std::to_string(ns_rr_rdlen(record));
+  if (ns_rr_rdlen(record) > 0) text += ' ';
+  for (std::size_t i = 0; i < ns_rr_rdlen(record); ++i) {
+    char hex[3];
+    std::snprintf(hex, sizeof hex, "%02x", ns_rr_rdata(record)[i]);
+    text += hex;
+  }
+  return text;
+}
+
+// Types whose ns_sprintrr text is one line of plain presentation format.
+bool printed_plainly(int type) {
+  return type == ns_t_a || type == ns_t_ns || type == ns_t_cname || type == ns_t_ptr || type == ns_t_mx ||
+         type == ns_t_txt || type == ns_t_aaaa;
 }
 
 struct Answer {
@@ -122,10 +186,21 @@ std::optional<std::vector<std::string>> dns_section_records(std::string_view mes
   for (int i = 0; i < ns_msg_count(parsed, ns_section); ++i) {
     ns_rr record{};
     if (ns_parserr(&parsed, ns_section, i, &record) != 0) return std::nullopt;
-    const std::string owner = std::string(ns_rr_name(record)) + ".";
+    const std::string name = ns_rr_name(record);
+    const std::string owner = name.empty() || name == "." ? "." : name + ".";
     const std::string ttl = std::to_string(ns_rr_ttl(record));
+    const std::string prefix = owner + " " + ttl + " IN ";
     if (ns_rr_type(record) == kTypeCaa) {
-      records.push_back(valid_utf8(owner + " " + ttl + " IN CAA " + caa_text(ns_rr_rdata(record), ns_rr_rdlen(record))));
+      records.push_back(valid_utf8(prefix + "CAA " + caa_text(ns_rr_rdata(record), ns_rr_rdlen(record))));
+      continue;
+    }
+    if (ns_rr_type(record) == ns_t_soa) {
+      const auto soa = soa_text(parsed, record);
+      records.push_back(valid_utf8(prefix + (soa ? "SOA " + *soa : unknown_type_text(record))));
+      continue;
+    }
+    if (ns_rr_class(record) != ns_c_in || !printed_plainly(ns_rr_type(record))) {
+      records.push_back(valid_utf8(prefix + unknown_type_text(record)));
       continue;
     }
     std::string text(kMaxRecordText, '\0');
@@ -138,7 +213,7 @@ std::optional<std::vector<std::string>> dns_section_records(std::string_view mes
     if (printed < 0) {
       // A record libresolv cannot print (longer than the buffer): its owner and type still
       // tell the rules something.
-      records.push_back(valid_utf8(owner + " " + ttl + " IN TYPE" + std::to_string(ns_rr_type(record))));
+      records.push_back(valid_utf8(prefix + "TYPE" + std::to_string(ns_rr_type(record))));
       continue;
     }
     // libresolv writes the TTL as 1h2m3s; rules, as blackbox_exporter's, see seconds.
@@ -159,6 +234,7 @@ DnsVerdict evaluate_dns_answer(std::string_view message, const DnsCheck& check) 
     verdict.detail = "the answer cannot be parsed";
     return verdict;
   }
+  verdict.parsed = true;
   verdict.facts.rcode = ns_msg_getflag(parsed, ns_f_rcode);
   verdict.facts.answer_records = static_cast<std::size_t>(ns_msg_count(parsed, ns_s_an));
   verdict.facts.authority_records = static_cast<std::size_t>(ns_msg_count(parsed, ns_s_ns));
@@ -201,6 +277,8 @@ std::optional<CheckResult> DnsProbe::run(Clock::time_point deadline, std::stop_t
   const auto started = Clock::now();
   const auto until = std::min(deadline, started + timeout_);
   const auto finish = [&](CheckResult result) {
+    // Record texts come from the server: bounded and folded to one line, as every detail.
+    result.detail = sanitize_detail(result.detail, {});
     result.duration_seconds = seconds_between(started, Clock::now());
     return result;
   };
@@ -227,7 +305,11 @@ std::optional<CheckResult> DnsProbe::run(Clock::time_point deadline, std::stop_t
   }
   unsigned char* query = nullptr;
   int query_length = 0;
-  if (ares_create_query(config_.query_name.c_str(), ns_c_in, config_.query_type_code, 0, config_.recursion_desired ? 1 : 0,
+  // c-ares 1.18's ares_send keeps the ID in the buffer: a random one, so an answer forged
+  // from off the path must guess it as well as the port.
+  std::uint16_t id = 0;
+  if (getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) id = static_cast<std::uint16_t>(started.time_since_epoch().count());
+  if (ares_create_query(config_.query_name.c_str(), ns_c_in, config_.query_type_code, id, config_.recursion_desired ? 1 : 0,
                         &query, &query_length, 0) != ARES_SUCCESS) {
     return finish(failed(reason::kOther, "cannot encode a query for this name"));
   }
@@ -274,7 +356,7 @@ std::optional<CheckResult> DnsProbe::run(Clock::time_point deadline, std::stop_t
   CheckResult result;
   result.up = verdict.failure_reason.empty();
   if (!result.up) result = failed(verdict.failure_reason, verdict.detail);
-  result.dns = verdict.facts;
+  if (verdict.parsed) result.dns = verdict.facts;  // no rcode of an answer that did not parse
   return finish(std::move(result));
 }
 

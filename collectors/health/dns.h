@@ -17,6 +17,7 @@ namespace assets::health {
 // Pure: an answer's rcode and record counts against the check's valid_rcodes and record
 // rules. `failure_reason` is empty when the answer passes.
 struct DnsVerdict {
+  bool parsed = false;  // facts hold the answer's rcode and counts
   DnsFacts facts;
   std::string failure_reason;  // status (rcode), body (a record rule), protocol (unparsable)
   std::string detail;

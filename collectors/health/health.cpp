@@ -149,7 +149,7 @@ class HealthCollector final : public Collector {
     auto& pg_role_attribute = metrics.gauge(
         "assets_postgres_role_attribute",
         "With audit: 1 when the login role holds the attribute (superuser, createrole, createdb, replication, "
-        "bypassrls); class is agent (the check's own role), application (app_roles) or other.");
+        "bypassrls, member_of_privileged); class is agent (the check's own role), application (app_roles) or other.");
     auto& pg_role_valid_until = metrics.gauge("assets_postgres_role_password_valid_until_timestamp_seconds",
                                               "With audit: the login role's rolvaliduntil, Unix seconds; absent "
                                               "when unset or infinity.");
@@ -213,7 +213,7 @@ class HealthCollector final : public Collector {
             for (const auto& [attribute, held] :
                  {std::pair{"superuser", role.superuser}, std::pair{"createrole", role.createrole},
                   std::pair{"createdb", role.createdb}, std::pair{"replication", role.replication},
-                  std::pair{"bypassrls", role.bypassrls}}) {
+                  std::pair{"bypassrls", role.bypassrls}, std::pair{"member_of_privileged", role.member_of_privileged}}) {
               pg_role_attribute.add({{"check", check}, {"role", name}, {"class", role_class}, {"attribute", attribute}},
                                     held ? 1 : 0);
             }

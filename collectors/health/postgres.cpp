@@ -26,11 +26,18 @@ constexpr const char* kLivenessQuery =
 // pg_roles is readable by every role (it masks only the password), so the audit needs no
 // grant. 'infinity' is a validity that never ends: reported as none. One row more than
 // the bound tells that roles were left out.
+// The ninth column: membership (direct or not) of a role that holds an attribute or may
+// read or write the server's files or run programs there, which SET ROLE turns into the
+// privilege itself.
 constexpr const char* kRoleAuditQuery =
-    "SELECT rolname, rolname = current_user, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, "
-    "CASE WHEN rolvaliduntil IS NULL OR rolvaliduntil = 'infinity' THEN NULL "
-    "ELSE extract(epoch FROM rolvaliduntil) END "
-    "FROM pg_roles WHERE rolcanlogin ORDER BY rolname LIMIT $1";
+    "SELECT r.rolname, r.rolname = current_user, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, "
+    "r.rolbypassrls, "
+    "CASE WHEN r.rolvaliduntil IS NULL OR r.rolvaliduntil = 'infinity' THEN NULL "
+    "ELSE extract(epoch FROM r.rolvaliduntil) END, "
+    "EXISTS (SELECT 1 FROM pg_roles p WHERE p.oid <> r.oid AND pg_has_role(r.oid, p.oid, 'MEMBER') AND "
+    "(p.rolsuper OR p.rolcreaterole OR p.rolcreatedb OR p.rolreplication OR p.rolbypassrls OR "
+    "p.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'))) "
+    "FROM pg_roles r WHERE r.rolcanlogin ORDER BY r.rolname LIMIT $1";
 constexpr const char* kDatabaseSizeQuery =
     "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname = ANY($1::text[]) ORDER BY datname";
 
@@ -150,7 +157,7 @@ std::optional<Failure> audit_roles(PGconn* connection, const PostgresAudit& audi
     return connection_failure(connection, "sending query");
   }
   if (auto failure = await_result(connection, rows, deadline, stop)) return failure;
-  if (PQnfields(rows.get()) != 8) return Failure{reason::kProtocol, "unexpected answer to the role audit query"};
+  if (PQnfields(rows.get()) != 9) return Failure{reason::kProtocol, "unexpected answer to the role audit query"};
   const auto flag = [&](int row, int column) { return std::string_view(PQgetvalue(rows.get(), row, column)) == "t"; };
   auto& roles = facts.roles.emplace();
   facts.password_expiry_warning_seconds = to_seconds(audit.password_expiry_warning);
@@ -167,6 +174,7 @@ std::optional<Failure> audit_roles(PGconn* connection, const PostgresAudit& audi
     role.replication = flag(row, 5);
     role.bypassrls = flag(row, 6);
     if (PQgetisnull(rows.get(), row, 7) == 0) role.valid_until = number(rows.get(), row, 7);
+    role.member_of_privileged = flag(row, 8);
   }
   return std::nullopt;
 }

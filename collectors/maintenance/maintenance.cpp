@@ -10,6 +10,15 @@
 namespace assets {
 namespace {
 
+// The reason is the writer's text: one printable line on the status page.
+std::string printable_reason(const std::string& reason) {
+  std::string out = reason;
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -62,7 +71,7 @@ class MaintenanceCollector final : public Collector {
       end.add({}, window->end);
       status.detail = std::string(window->active(now) ? "open" : now < window->start ? "not yet open" : "ended") +
                       ", until " + std::to_string(static_cast<long long>(window->end)) +
-                      (window->reason.empty() ? "" : ": " + window->reason);
+                      (window->reason.empty() ? "" : ": " + printable_reason(window->reason));
     }
     result.families = builder.take();
     return result;

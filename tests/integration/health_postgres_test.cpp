@@ -106,12 +106,13 @@ TEST_F(HealthPostgresTest, AuditReportsEveryLoginRolesAttributesAndPasswordValid
                          "CREATE ROLE assets_web LOGIN PASSWORD 'web-Pa55';\n"
                          "CREATE ROLE migrator LOGIN CREATEROLE REPLICATION BYPASSRLS;\n"
                          "CREATE ROLE legacy LOGIN VALID UNTIL 'infinity';\n"
-                         "CREATE ROLE app_owners NOLOGIN SUPERUSER;",
+                         "CREATE ROLE app_owners NOLOGIN SUPERUSER;\n"
+                         "CREATE ROLE assets_worker LOGIN IN ROLE app_owners;",
                          &output),
             0)
       << output;
   const auto run = run_health_once(config(
-      item("db", monitor_keys() + "    audit:\n      app_roles: [assets_app, assets_web]\n"
+      item("db", monitor_keys() + "    audit:\n      app_roles: [assets_app, assets_web, assets_worker]\n"
                                   "      password_expiry_warning: 30d\n") +
       item("db-superuser", "    host: 127.0.0.1\n    port: " + std::to_string(server_->port()) +
                                "\n    user: postgres\n    dbname: postgres\n    sslmode: disable\n    password_file: " +
@@ -131,6 +132,11 @@ TEST_F(HealthPostgresTest, AuditReportsEveryLoginRolesAttributesAndPasswordValid
     EXPECT_FALSE(metric(run.result, "assets_postgres_role_attribute", {{"role", "app_owners"}})) << "not a login role";
   }
   EXPECT_EQ(attribute("db", "assets_app", "application", "createdb"), 1.0);
+  // No attribute of its own, but it may SET ROLE app_owners, a superuser.
+  EXPECT_EQ(attribute("db", "assets_worker", "application", "superuser"), 0.0);
+  EXPECT_EQ(attribute("db", "assets_worker", "application", "member_of_privileged"), 1.0);
+  EXPECT_EQ(attribute("db", "assets_web", "application", "member_of_privileged"), 0.0);
+  EXPECT_EQ(attribute("db", "monitor", "agent", "member_of_privileged"), 0.0) << "pg_monitor is not privileged";
   EXPECT_EQ(attribute("db", "assets_app", "application", "superuser"), 0.0);
   EXPECT_EQ(attribute("db", "migrator", "other", "createrole"), 1.0);
   EXPECT_EQ(attribute("db", "migrator", "other", "replication"), 1.0);

@@ -29,6 +29,36 @@ TEST(DnsAnswer, RecordTextsHaveSecondsAndSingleSpaces) {
   EXPECT_EQ(glue->at(0), "mail.assets.test. 300 IN A 203.0.113.25");
 }
 
+// Bytes of a hex string: a message built by hand.
+std::string bytes(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
+
+TEST(DnsAnswer, SoaAndUnknownTypesReadOnOneLine) {
+  const auto authority = dns_section_records(fixture("nxdomain"), ns_s_ns);
+  ASSERT_TRUE(authority);
+  EXPECT_EQ(authority->at(0), "assets.test. 60 IN SOA ns.assets.test. hostmaster.assets.test. 1 2 3 4 5");
+  // One answer of type 65 (HTTPS) at the root, with 3 bytes of data: RFC 3597's form.
+  const std::string message = bytes("123481800000000100000000" "00" "0041" "0001" "00000e10" "0003" "000100");
+  const auto records = dns_section_records(message, ns_s_an);
+  ASSERT_TRUE(records);
+  EXPECT_EQ(records->at(0), ". 3600 IN TYPE65 \\# 3 000100");
+}
+
+TEST(DnsAnswer, ControlBytesInRecordsAreEscaped) {
+  // A TXT record holding ESC, CR and a newline, and a CAA value holding a newline.
+  const std::string txt = bytes("123481800000000100000000" "01" "74" "00" "0010" "0001" "0000003c" "0006" "05" "611b0d0a62");
+  const auto records = dns_section_records(txt, ns_s_an);
+  ASSERT_TRUE(records);
+  for (const char c : records->at(0)) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << records->at(0);
+  const std::string caa = bytes("123481800000000100000000" "01" "74" "00" "0101" "0001" "0000003c" "0009" "0005" "6973737565" "0a61");
+  const auto caa_records = dns_section_records(caa, ns_s_an);
+  ASSERT_TRUE(caa_records);
+  EXPECT_EQ(caa_records->at(0), "t. 60 IN CAA 0 issue \"\\010a\"");
+}
+
 TEST(DnsAnswer, CaaIsPrintedAsDigPrintsIt) {
   const auto records = dns_section_records(fixture("caa"), ns_s_an);
   ASSERT_TRUE(records);
@@ -65,7 +95,9 @@ TEST(DnsAnswer, TruncatedAndGarbageMessagesAreProtocolFailures) {
   for (std::size_t cut = 0; cut < whole.size(); ++cut) {
     const DnsVerdict verdict = evaluate_dns_answer(whole.substr(0, cut), check);
     EXPECT_EQ(verdict.failure_reason, "protocol") << "cut at " << cut;
+    EXPECT_FALSE(verdict.parsed && verdict.failure_reason.empty());
   }
+  EXPECT_FALSE(evaluate_dns_answer("garbage", check).parsed) << "no rcode for what did not parse";
   EXPECT_EQ(evaluate_dns_answer("", check).failure_reason, "protocol");
 }
 
