@@ -16,8 +16,9 @@
     config's bearer token, the secrets in their files and in no configuration, the file_sd
     entry, UFW letting only the Prometheus address in (from a network namespace of the
     test, over a veth into the container) and a real Prometheus scraping the agent through
-    the file_sd entry. Run 3 changes the configuration and adds a Prometheus address: the
-    file and the rules change (the new allow rule before the deny), and the agent is
+    the file_sd entry. Run 3 changes the configuration and adds a Prometheus address, first
+    with --check (the same changes reported, none made), then for real: the file and the
+    rules change (the new allow rule before the deny), and the agent is
     reloaded (SIGHUP, same PID); run 4 gives a configuration `config check` refuses: the
     run fails and the file on the host stays as it was.
 
@@ -123,6 +124,17 @@ def check_lint(source):
     expect(set(listed["assets_hosts"]["children"]) == {"staging", "production"},
            f"assets_hosts: {listed['assets_hosts']}")
     log("example inventory: staging, production (assets_hosts) and monitoring")
+
+    # The role's defaults are the package's configuration file, section by section.
+    if yaml is None:
+        raise Missing(f"the yaml module for {sys.executable} (python3-yaml)")
+    shipped = yaml.safe_load((source / "deploy/assets-agent.yml").read_text())
+    defaults = yaml.safe_load((folder / "roles/assets_agent/defaults/main.yml").read_text())
+    drifted = [section for section in ("global", "health", "containers", "backups", "certificates", "credentials")
+               if shipped.get(section) != defaults.get(f"assets_agent_{section}")]
+    expect(not drifted and set(shipped) <= {"global", "health", "containers", "backups", "certificates", "credentials"},
+           f"the role's defaults differ from deploy/assets-agent.yml in: {drifted or set(shipped)}")
+    log("the role's defaults: deploy/assets-agent.yml, section by section")
 
     failures = 0
     for what, name, old, new, which, expected in BROKEN_COPIES:
@@ -253,7 +265,7 @@ def write_inventory(source, work, deb, container, scrape_token):
     # firewall allows from its ansible_host.
     (inventory / "host_vars/prometheus-test.yml").write_text(yaml.safe_dump({
         "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
         "ansible_host": PROMETHEUS_IP,
         "ansible_become": False,
     }))
@@ -478,19 +490,34 @@ def check_reload(source, work, inventory, password, host):
     # A second Prometheus address too: its allow rule must land before the deny rule.
     changed = {"assets_agent_global": {"interval": "20s", "timeout": "10s", "max_parallel": 8},
                "assets_agent_ufw_allow_from": [PROMETHEUS_IP, SECOND_PROMETHEUS_IP]}
+    expected = ["assets_agent : Write the agent's configuration",
+                "assets_agent : Allow the Prometheus host to the agent's port",
+                "assets_agent : Take the deny rule out to add it after a new allow rule",
+                "assets_agent : Deny the agent's port to every other source",
+                "assets_agent : Reload assets-agent"]
+
+    # --check --diff first: it shows these changes and makes none.
+    before = host.inside("sha256sum", "/etc/assets-agent/assets-agent.yml").stdout
+    rules = ufw_rules(host)
+    code, output, hosts = playbook(source, work, inventory, password, "run 3 --check",
+                                   "--check", "-e", json.dumps(changed))
+    expect(code == 0, f"run 3 --check exited {code}:\n{output[-6000:]}")
+    tasks = changed_tasks(output)
+    # Not the deny rule's adding again: under --check its removal was not made either.
+    expect(tasks == [t for t in expected if "Deny" not in t], f"run 3 --check would change: {tasks}")
+    expect("+  interval: 20s" in output, "run 3 --check shows no diff of the configuration")
+    expect(host.inside("sha256sum", "/etc/assets-agent/assets-agent.yml").stdout == before and ufw_rules(host) == rules,
+           "run 3 --check changed the host")
+    log(f"run 3 --check: would change {len(tasks)} tasks, changed nothing")
     code, output, hosts = playbook(source, work, inventory, password, "run 3 (interval 20s, a second Prometheus)",
                                    "-e", json.dumps(changed))
     expect(code == 0, f"run 3 exited {code}:\n{output[-6000:]}")
     tasks = changed_tasks(output)
-    expect(tasks == ["assets_agent : Write the agent's configuration",
-                     "assets_agent : Allow the Prometheus host to the agent's port",
-                     "assets_agent : Take the deny rule out to add it after a new allow rule",
-                     "assets_agent : Deny the agent's port to every other source",
-                     "assets_agent : Reload assets-agent"],
-           f"run 3 changed: {tasks}")
+    expect(tasks == expected, f"run 3 changed: {tasks}")
+    expect_rules = [f"{PORT}/tcp ALLOW {PROMETHEUS_IP}", f"{PORT}/tcp ALLOW {SECOND_PROMETHEUS_IP}",
+                    f"{PORT}/tcp DENY Anywhere", f"{PORT}/tcp (v6) DENY Anywhere (v6)"]
     rules = ufw_rules(host)
-    expect(rules == [f"{PORT}/tcp ALLOW {PROMETHEUS_IP}", f"{PORT}/tcp ALLOW {SECOND_PROMETHEUS_IP}",
-                     f"{PORT}/tcp DENY Anywhere", f"{PORT}/tcp (v6) DENY Anywhere (v6)"], f"ufw rules after run 3: {rules}")
+    expect(rules == expect_rules, f"ufw rules after run 3: {rules}")
     for _ in range(50):
         if "configuration reloaded" in status_text(host):
             break
