@@ -44,6 +44,8 @@ except ImportError:  # reported as a missing component
     yaml = None
 
 SKIP = 77
+# The configuration's sections: one variable of the role each (assets_agent_<section>).
+SECTIONS = ("global", "health", "containers", "backups", "certificates", "credentials", "maintenance")
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 CACHE = Path(os.environ.get("ASSETS_TEST_CACHE", "/var/cache/assets-agent-tests"))
 # Inside the test's own namespaces only (the container's and one made here), so the same
@@ -130,9 +132,9 @@ def check_lint(source):
         raise Missing(f"the yaml module for {sys.executable} (python3-yaml)")
     shipped = yaml.safe_load((source / "deploy/assets-agent.yml").read_text())
     defaults = yaml.safe_load((folder / "roles/assets_agent/defaults/main.yml").read_text())
-    drifted = [section for section in ("global", "health", "containers", "backups", "certificates", "credentials")
+    drifted = [section for section in SECTIONS
                if shipped.get(section) != defaults.get(f"assets_agent_{section}")]
-    expect(not drifted and set(shipped) <= {"global", "health", "containers", "backups", "certificates", "credentials"},
+    expect(not drifted and set(shipped) <= set(SECTIONS),
            f"the role's defaults differ from deploy/assets-agent.yml in: {drifted or set(shipped)}")
     log("the role's defaults: deploy/assets-agent.yml, section by section")
 
