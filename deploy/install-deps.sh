@@ -17,6 +17,7 @@ test_packages=(
   nginx docker-compose wrk systemd python3
   docker.io debootstrap python3-yaml
   nodejs dnsmasq-base
+  ansible ansible-lint
 )
 fuzz_packages=(clang-14 libclang-rt-14-dev)
 # debian/ and the package's tests (a debootstrap'ed Debian 12 in Podman).
