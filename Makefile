@@ -26,7 +26,8 @@ bench-deps:
 package-deps:
 	@deploy/install-deps.sh --package
 
-# RUNBOOK_BASE_URL=https://... makes the installed alerts' runbook_url point there.
+# RUNBOOK_BASE_URL=https://... makes the installed alerts' runbook_url point there;
+# JOB_SELECTOR='job="my-job"' the rules and dashboards select that scrape job (docs/scaling.md).
 package: package-deps
 	@deploy/packaging/build-package.sh build/package
 

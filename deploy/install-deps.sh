@@ -10,7 +10,7 @@ build_packages=(
   libgtest-dev libgmock-dev
 )
 test_packages=(
-  curl openssl ca-certificates procps
+  curl openssl ca-certificates procps iproute2
   postgresql postgresql-client
   podman runc busybox-static docker.io
   prometheus prometheus-alertmanager

@@ -3,7 +3,9 @@
 #   deploy/packaging/build-package.sh OUTPUT_DIR     (what `make package` runs)
 # The source is copied first (the files git knows, committed or not), so the build never
 # writes into the working tree and dpkg-buildpackage's outputs land in OUTPUT_DIR.
-# RUNBOOK_BASE_URL, when set, is where the installed alerts' runbook_url points.
+# RUNBOOK_BASE_URL, when set, is where the installed alerts' runbook_url points;
+# JOB_SELECTOR, when set, the label matchers of the agent's scrape job in the installed
+# rules and dashboards (docs/scaling.md).
 # Exits non-zero when the build fails or lintian reports an error or a warning.
 set -euo pipefail
 
@@ -24,7 +26,7 @@ mkdir -p "$tree"
 rm -f "$out"/assets-agent_* "$out"/assets-agent-dbgsym_*
 
 (cd "$tree" &&
-  ASSETS_REVISION="$revision" RUNBOOK_BASE_URL="${RUNBOOK_BASE_URL:-}" \
+  ASSETS_REVISION="$revision" RUNBOOK_BASE_URL="${RUNBOOK_BASE_URL:-}" JOB_SELECTOR="${JOB_SELECTOR:-}" \
   dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1) ||
   { tail -40 "$out/build.log" >&2; echo "package build failed; the whole log: $out/build.log" >&2; exit 1; }
 # assets-agent-dbgsym_* only when debug symbols were split (not with DEB_BUILD_OPTIONS=noautodbgsym).

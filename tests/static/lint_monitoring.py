@@ -10,6 +10,12 @@
                                                 pointing at it, and unit tests in alerts/tests/
                                                 where each of its severities fires and where it
                                                 stays silent
+    lint_monitoring.py job-selector SOURCE_DIR  every matcher on `job` in alerts/*.yml and the
+                                                dashboards is exactly job="assets-agent", the
+                                                text that cmake/render_monitoring.cmake and
+                                                generate-prometheusrule.py replace with the
+                                                configured selector (no rule or panel may
+                                                depend on a job name the user cannot choose)
 
 Only the standard library: the rule files are read line by line, in the layout alerts/ uses
 (`- alert: NAME` starting a rule, `alertname:` followed by `exp_alerts:` in the tests).
@@ -194,8 +200,49 @@ def lint_alerts(src):
     return 0
 
 
+DEFAULT_JOB_SELECTOR = 'job="assets-agent"'
+JOB_MATCHER = re.compile(r"""\bjob\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)?""")
+
+
+def json_strings(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from json_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from json_strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def lint_job_selector(src):
+    texts = []  # (file, text)
+    for path in sorted(glob.glob(os.path.join(src, "alerts", "*.yml"))):
+        with open(path, encoding="utf-8") as f:
+            texts.append((os.path.relpath(path, src), f.read()))
+    for path in sorted(glob.glob(os.path.join(src, "grafana", "dashboards", "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            texts += [(os.path.relpath(path, src), s) for s in json_strings(json.load(f))]
+    problems, selected = [], 0
+    for name, text in texts:
+        for match in JOB_MATCHER.finditer(text):
+            if match.group(0) == DEFAULT_JOB_SELECTOR:
+                selected += 1
+            else:
+                problems.append(f"{name}: {match.group(0)!r}: select the job only as {DEFAULT_JOB_SELECTOR} "
+                                "(the rendered rules and dashboards replace it with ASSETS_AGENT_JOB_SELECTOR)")
+    with open(os.path.join(src, "alerts", "agent.yml"), encoding="utf-8") as f:
+        if f"up{{{DEFAULT_JOB_SELECTOR}}}" not in f.read():
+            problems.append(f"alerts/agent.yml: AssetsAgentDown must select up{{{DEFAULT_JOB_SELECTOR}}}")
+    if problems:
+        return fail(problems)
+    print(f"{selected} job selectors in alerts/ and grafana/dashboards, all {DEFAULT_JOB_SELECTOR}")
+    return 0
+
+
 def main(argv):
-    checks = {"dashboards": lint_dashboards, "metric-docs": lint_metric_docs, "alerts": lint_alerts}
+    checks = {"dashboards": lint_dashboards, "metric-docs": lint_metric_docs, "alerts": lint_alerts,
+              "job-selector": lint_job_selector}
     if len(argv) != 3 or argv[1] not in checks:
         print(__doc__, file=sys.stderr)
         return 2

@@ -82,6 +82,31 @@ case "$check" in
     sed "s#/run/secrets/db_monitor_password#$tmp/db_monitor_password#" deploy/compose/assets-agent.yml >"$tmp/assets-agent.yml"
     "$agent" config check --config.file "$tmp/assets-agent.yml"
     ;;
+  job-selector-render)
+    # The rules and dashboards rendered for a scrape job of the user's (docs/scaling.md) by
+    # both renderers, CMake's (installed files) and the PrometheusRule generator's: the
+    # selector in place, the rules valid for promtool, the dashboards valid JSON.
+    require promtool
+    require cmake
+    selector='job=~"assets-agent|assets-agent-branch", env!="dev"'
+    cmake -DSOURCE_DIR="$src" -DOUTPUT_DIR="$tmp/rendered" "-DJOB_SELECTOR=$selector" -P cmake/render_monitoring.cmake
+    promtool check rules "$tmp"/rendered/alerts/*.yml
+    grep -qF "up{$selector} == 0" "$tmp/rendered/alerts/agent.yml" ||
+      { echo "the rendered AssetsAgentDown does not select up{$selector}" >&2; exit 1; }
+    ! grep -rF 'job="assets-agent"' "$tmp/rendered" || { echo "job=\"assets-agent\" left in the rendered files" >&2; exit 1; }
+    python3 - "$tmp/rendered/dashboards" "$selector" <<'PY'
+import json, pathlib, sys
+found = 0
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    found += json.dumps(json.loads(path.read_text())).count(json.dumps(sys.argv[2])[1:-1])
+assert found > 0, "no dashboard query selects the job"
+print(f"dashboards: {found} queries select {sys.argv[2]}")
+PY
+    python3 deploy/kubernetes/generate-prometheusrule.py --output "$tmp/prometheusrule.yaml" --job-selector "$selector"
+    grep -qF "up{$selector} == 0" "$tmp/prometheusrule.yaml" ||
+      { echo "the generated PrometheusRule does not select up{$selector}" >&2; exit 1; }
+    echo "job selector rendered: ok"
+    ;;
   *)
     echo "unknown check: $check" >&2
     exit 2
