@@ -206,8 +206,7 @@ class World:
     """Everything the test makes: namespaces, links, processes, a work folder. close()
     removes it all; it is idempotent and runs from finally, atexit and the signal handlers."""
 
-    def __init__(self, hosts):
-        self.hosts = hosts  # names of the namespaces to make
+    def __init__(self):
         self.work = Path(tempfile.mkdtemp(prefix=f"assets-multihost-{PID}."))
         self.namespaces = []
         self.links = []
@@ -693,7 +692,7 @@ def part_sites(source, agent_binary, cmake, world, block):
     # A shipped rule on remote-written series: the site's check of a closed port (failing
     # since the start, so it may be firing already).
     labels = {"alertname": "AssetsCheckFailing", "check": "admin", "site": BRANCH_SITE}
-    pending, firing = watch_alert(api, "AssetsCheckFailing for the site's admin check", 45, **labels)
+    _, firing = watch_alert(api, "AssetsCheckFailing for the site's admin check", 45, **labels)
     log(f"AssetsCheckFailing for the site's admin check: firing {firing:.1f} s after the rules were healthy")
     alert = firing_alert(api, labels)
     expect(alert["labels"].get("job") == BRANCH_JOB and alert["labels"].get("instance") == site_instance,
@@ -764,7 +763,7 @@ def main():
         log(f"{part}: {version.strip()}; agent {agent_binary}")
         remove_leftovers()
         block = free_block()
-        world = World(host_names)
+        world = World()
         atexit.register(world.close)
         world.start_reaper([f"{NS_PREFIX}{PID}-{n}" for n in host_names],
                            [f"{LINK_PREFIX}{PID}r{i}" for i in range(len(host_names))])
