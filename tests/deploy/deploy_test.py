@@ -348,12 +348,24 @@ def check_compose(source, work):
             check_compose_settings(json.loads(engine.docker("inspect", agent).stdout)[0], engine)
 
             eventually(lambda: http_get(pid, f"http://127.0.0.1:{AGENT_PORT}/-/ready")[0] == 200, 60, "the agent ready")
-            status, metrics = http_get(pid, f"http://127.0.0.1:{AGENT_PORT}/metrics")
-            assert status == 200, status
-            samples = parse_metrics(metrics)
+
+            # The agent may be ready before compose has started the other two: its first
+            # containers run then sees itself alone, and the next one sees them (by events).
+            def running_everywhere():
+                status, metrics = http_get(pid, f"http://127.0.0.1:{AGENT_PORT}/metrics")
+                if status != 200:
+                    return None
+                found = parse_metrics(metrics)
+                try:
+                    if all(sample(found, "assets_container_running", project=COMPOSE_PROJECT, service=service) == 1
+                           for service in ("assets-agent", "prometheus", "alertmanager")):
+                        return found
+                except AssertionError:
+                    return None
+                return None
+
+            samples = eventually(running_everywhere, 60, "the stack's three containers running in the agent's metrics")
             fixtures.check_scrape(samples, engine)
-            for service in ("assets-agent", "prometheus", "alertmanager"):
-                assert sample(samples, "assets_container_running", project=COMPOSE_PROJECT, service=service) == 1, service
             assert sample(samples, "assets_container_expected_up", service="backend") == 0
             log("scraped: the engine with the stack's containers, the backup and the certificate")
 
