@@ -17,10 +17,6 @@
 namespace assets {
 namespace {
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
 
 // Written to a new file of its own beside the target (mkostemp: never a FIFO or a link
@@ -65,21 +61,13 @@ bool make_folders(const std::filesystem::path& folder, std::string& error) {
   return true;
 }
 
-// The reason is shown on terminals, the status page and in the log: one line, printable.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, kMaxMaintenanceReason)) {
-    out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
-  }
-  return out;
-}
 
 std::string describe(const MaintenanceWindow& window, double now) {
   const auto left = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::duration<double>(window.end - now));
   std::string text = window.active(now) ? "open, " + format_duration(left) + " left"
                      : now < window.start ? "not yet open"
                                           : "ended";
-  if (!window.reason.empty()) text += " (" + printable(window.reason) + ")";
+  if (!window.reason.empty()) text += " (" + printable_reason(window.reason) + ")";
   return text;
 }
 
@@ -91,8 +79,8 @@ int run_maintenance_start(const MaintenanceOptions& options, std::ostream& out, 
         << "\n";
     return kExitConfigError;
   }
-  const double now = now_seconds();
-  const MaintenanceWindow window{now, now + to_seconds(options.length), printable(options.reason)};
+  const double now = unix_time_now();
+  const MaintenanceWindow window{now, now + to_seconds(options.length), printable_reason(options.reason)};
   std::string error;
   if (!make_folders(std::filesystem::path(options.state_file).parent_path(), error) ||
       !write_atomically(options.state_file, serialize_maintenance_window(window), error)) {
@@ -125,7 +113,7 @@ int run_maintenance_status(const MaintenanceOptions& options, std::ostream& out,
     err << "maintenance status: " << (text ? options.state_file + ": " + error : read_error.message) << "\n";
     return kExitCheckFailed;
   }
-  out << "maintenance window " << describe(*window, now_seconds()) << "\n";
+  out << "maintenance window " << describe(*window, unix_time_now()) << "\n";
   return kExitOk;
 }
 

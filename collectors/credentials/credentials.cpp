@@ -135,10 +135,6 @@ std::string path_label(const std::string& path) {
   return bounded_label_value(valid_utf8(path), kMaxLabelValueLength - 9) + suffix;
 }
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 class CredentialsCollector final : public Collector {
  public:
   explicit CredentialsCollector(CredentialsConfig config) : config_(std::move(config)) {}
@@ -160,7 +156,7 @@ class CredentialsCollector final : public Collector {
     GaugeFamily& warn_before = builder.gauge(
         "assets_credential_warn_before_seconds", "Policy: warn this many seconds before the credential's max_age.");
     CollectResult result;
-    const double now = now_seconds();
+    const double now = unix_time_now();
     for (const CredentialConfig& credential : config_.files) {
       max_age.add({{"credential", credential.name}}, to_seconds(credential.max_age));
       warn_before.add({{"credential", credential.name}}, to_seconds(credential.warn_before));

@@ -5,23 +5,11 @@
 
 #include "agent/files.h"
 #include "agent/metrics.h"
+#include "agent/units.h"
 #include "collectors/maintenance/window.h"
 
 namespace assets {
 namespace {
-
-// The reason is the writer's text: one printable line on the status page.
-std::string printable_reason(const std::string& reason) {
-  std::string out = reason;
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return out;
-}
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 class MaintenanceCollector final : public Collector {
  public:
@@ -63,7 +51,7 @@ class MaintenanceCollector final : public Collector {
       }
     }
     // An unreadable or invalid file opens no window: alerts are never hidden by mistake.
-    const double now = now_seconds();
+    const double now = unix_time_now();
     active.add({}, window && window->active(now) ? 1 : 0);
     file_ok.add({}, status.up ? 1 : 0);
     if (window) {

@@ -47,6 +47,14 @@ std::optional<MaintenanceWindow> parse_maintenance_window(std::string_view text,
   return window;
 }
 
+std::string printable_reason(std::string_view reason) {
+  std::string out(reason.substr(0, kMaxMaintenanceReason));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 std::string serialize_maintenance_window(const MaintenanceWindow& window) {
   nlohmann::ordered_json document;
   document["start"] = window.start;

@@ -27,4 +27,8 @@ struct MaintenanceWindow {
 std::optional<MaintenanceWindow> parse_maintenance_window(std::string_view text, std::string& error);
 std::string serialize_maintenance_window(const MaintenanceWindow& window);
 
+// The reason as terminals, the status page and the log show it: at most
+// kMaxMaintenanceReason bytes, control bytes as spaces.
+std::string printable_reason(std::string_view reason);
+
 }  // namespace assets
