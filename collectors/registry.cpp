@@ -7,6 +7,7 @@
 #include "collectors/containers/containers.h"
 #include "collectors/credentials/credentials.h"
 #include "collectors/health/health.h"
+#include "collectors/host/host.h"
 #include "collectors/maintenance/maintenance.h"
 
 namespace assets {
@@ -19,6 +20,7 @@ constexpr CollectorKind kRegistry[] = {
     collector_kind<CertificatesConfig, decode_certificates_section, make_certificates_collector>("certificates"),
     collector_kind<CredentialsConfig, decode_credentials_section, make_credentials_collector>("credentials"),
     collector_kind<MaintenanceConfig, decode_maintenance_section, make_maintenance_collector>("maintenance"),
+    collector_kind<HostConfig, decode_host_section, make_host_collector>("host"),
 };
 
 }  // namespace

@@ -45,7 +45,7 @@ except ImportError:  # reported as a missing component
 
 SKIP = 77
 # The configuration's sections: one variable of the role each (assets_agent_<section>).
-SECTIONS = ("global", "health", "containers", "backups", "certificates", "credentials", "maintenance")
+SECTIONS = ("global", "health", "containers", "backups", "certificates", "credentials", "maintenance", "host")
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 CACHE = Path(os.environ.get("ASSETS_TEST_CACHE", "/var/cache/assets-agent-tests"))
 # Inside the test's own namespaces only (the container's and one made here), so the same

@@ -332,7 +332,9 @@ std::string agent_config(const fs::path& dir, int web_port, const testing::Postg
       << "    - {name: agent_config, path: " << d << "/agent.yml}\n"
       << "    - {name: ci_token, path: " << d << "/ci.token}\n"
       << "maintenance:\n"
-      << "  state_file: " << d << "/maintenance.json\n";
+      << "  state_file: " << d << "/maintenance.json\n"
+      << "host:\n"
+      << "  facts_file: " << d << "/host-facts.json\n";
   return out.str();
 }
 
@@ -446,6 +448,17 @@ TEST(MonitoringStack, DashboardsHaveDataAndInjectedFaultsAlertAndResolve) {
   dir.write("restore-test.json", "{\"status\": \"success\", \"finished_at\": \"" + now + "\", \"last_success_at\": \"" +
                                      now + "\", \"backup\": \"assets_db.sql\"}\n");
 
+  // A hardened host as deploy/host-facts writes it, with one security update pending, so
+  // every panel of Host protections has a value.
+  dir.write("host-facts.json",
+            "{\"version\": 1, \"collected_at\": " + std::to_string(std::time(nullptr)) +
+                ", \"ufw\": {\"installed\": true, \"answered\": true, \"active\": true, \"default_incoming\": \"deny\"}"
+                ", \"fail2ban\": {\"installed\": true, \"answered\": true, \"running\": true, \"jails\": {\"sshd\": 1}}"
+                ", \"sshd\": {\"installed\": true, \"answered\": true, \"password_authentication\": false,"
+                " \"permit_root_login\": \"prohibit-password\"}"
+                ", \"unattended_upgrades\": {\"installed\": true, \"answered\": true, \"enabled\": true}"
+                ", \"apt\": {\"installed\": true, \"answered\": true, \"security_updates\": 1, \"security_updates_since\": " +
+                std::to_string(std::time(nullptr)) + "}}\n");
   dir.write("agent.yml", agent_config(dir.path(), web.port(), postgres, engine.socket_path(), tls_port));
   testing::AgentProcess agent(dir / "agent.log", {"--config.file", (dir / "agent.yml").string()});
   ASSERT_GT(agent.port(), 0) << agent.log();
