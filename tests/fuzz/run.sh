@@ -22,6 +22,7 @@ for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
     web_config) seeds=("$data/fuzz/web_config") ;;
     tcp_expect) seeds=("$data/fuzz/tcp_expect") ;;
     dns_answer) seeds=("$data/fuzz/dns_answer") ;;
+    host_facts) seeds=("$data/fuzz/host_facts" "$data/host/facts") ;;
     *) seeds=() ;;
   esac
   corpus=$(mktemp -d)
