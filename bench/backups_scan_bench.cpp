@@ -16,7 +16,7 @@
 
 #include "agent/collector.h"
 #include "agent/config.h"
-#include "collectors/backups/backups.h"
+#include "tests/support/configured_collector.h"
 
 namespace {
 
@@ -99,11 +99,10 @@ int main(int argc, char** argv) {
   const fs::path directory = pattern;
   fill(directory, count);
 
-  ConfigResult parsed = parse_config("backups:\n  - name: bench\n    path: " + directory.string() +
-                                         "\n    pattern: \"assets_*.sql\"\n    retention: 400d\n",
-                                     "bench.yml");
-  if (!parsed.config) return 1;
-  auto spec = make_backups_collector(*parsed.config);
+  const std::string yaml = "backups:\n  - name: bench\n    path: " + directory.string() +
+                           "\n    pattern: \"assets_*.sql\"\n    retention: 400d\n";
+  auto spec = testing::configured_collector("backups", yaml);
+  if (!spec) return 1;
   const long rss_before = resident_kib();
   double files = 0;
   const Measured first = measure(*spec->collector, files);
@@ -113,7 +112,7 @@ int main(int argc, char** argv) {
   Measured best{1e9, 1e9};
   Measured worst;
   for (int i = 0; i < 5; ++i) {
-    auto again = make_backups_collector(*parsed.config);
+    auto again = testing::configured_collector("backups", yaml);
     const Measured run = measure(*again->collector, files);
     best = {std::min(best.wall, run.wall), std::min(best.cpu, run.cpu)};
     worst = {std::max(worst.wall, run.wall), std::max(worst.cpu, run.cpu)};

@@ -11,7 +11,7 @@
 
 #include "agent/collector.h"
 #include "agent/config.h"
-#include "collectors/certificates/certificates.h"
+#include "tests/support/configured_collector.h"
 #include "tests/support/cert_factory.h"
 
 namespace {
@@ -76,12 +76,11 @@ int main(int argc, char** argv) {
   }
 
   const std::string yaml = "certificates:\n  files: [\"" + (root / "**/*.pem").string() + "\"]\n";
-  ConfigResult parsed = parse_config(yaml, "bench.yml");
-  if (!parsed.config) {
-    std::fprintf(stderr, "bench config rejected\n");
+  auto spec = testing::configured_collector("certificates", yaml);
+  if (!spec) {
+    std::fprintf(stderr, "bench config enables no certificates collector\n");
     return 2;
   }
-  auto spec = make_certificates_collector(*parsed.config);
   const Measured cold = measure(*spec->collector);
   std::printf("files %d (pattern %s/**/*.pem, 2 certificates each)\n", files, root.c_str());
   std::printf("cold run: cpu %.3f s, wall %.3f s, targets %zu, up %zu, samples %zu\n", cold.cpu, cold.wall,
