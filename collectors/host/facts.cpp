@@ -45,6 +45,7 @@ class ObjectReader {
   std::string where(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
 
   bool has(const std::string& key) const { return object_.contains(key); }
+  const json& node(const std::string& key) const { return object_.at(key); }
 
   const json& get(const std::string& key) {
     const auto found = object_.find(key);
@@ -138,8 +139,11 @@ Fail2banFacts read_fail2ban(const json& value) {
   read_tool(section, fail2ban, {"running", "jails"});
   if (fail2ban.answered) {
     fail2ban.running = section.boolean("running");
-    const json& jails = section.get("jails");
+    // A stopped server has no jails to list: "jails" is required only while it runs.
+    const bool listed = fail2ban.running || section.has("jails");
+    const json& jails = listed ? section.get("jails") : json::object();
     if (!jails.is_object()) throw SchemaError("fail2ban.jails must be an object");
+    if (!fail2ban.running && !jails.empty()) throw SchemaError("fail2ban.jails must be empty while fail2ban is not running");
     if (jails.size() > kMaxFail2banJails) {
       throw SchemaError("fail2ban.jails has more than " + std::to_string(kMaxFail2banJails) + " jails");
     }
@@ -161,7 +165,13 @@ SshdFacts read_sshd(const json& value) {
   read_tool(section, sshd, {"password_authentication", "permit_root_login"});
   if (sshd.answered) {
     sshd.password_authentication = section.boolean("password_authentication");
-    sshd.permit_root_login = section.one_of("permit_root_login", kPermitRootLoginModes);
+    // OpenSSH before 8.7 prints the default as without-password, its old name.
+    if (section.has("permit_root_login") && section.node("permit_root_login") == "without-password") {
+      section.get("permit_root_login");
+      sshd.permit_root_login = "prohibit-password";
+    } else {
+      sshd.permit_root_login = section.one_of("permit_root_login", kPermitRootLoginModes);
+    }
   }
   section.finish();
   return sshd;
@@ -176,7 +186,7 @@ UnattendedUpgradesFacts read_unattended_upgrades(const json& value) {
   return unattended;
 }
 
-AptFacts read_apt(const json& value) {
+AptFacts read_apt(const json& value, double collected_at) {
   ObjectReader section(value, "apt");
   AptFacts apt;
   read_tool(section, apt, {"security_updates", "security_updates_since"});
@@ -184,6 +194,9 @@ AptFacts read_apt(const json& value) {
     apt.security_updates = section.count("security_updates");
     if (apt.security_updates > 0) {
       apt.security_updates_since = section.seconds("security_updates_since");
+      if (*apt.security_updates_since > collected_at) {
+        throw SchemaError("apt.security_updates_since must not be after collected_at");
+      }
     } else if (section.has("security_updates_since")) {
       throw SchemaError("apt.security_updates_since must be absent while no security update is pending");
     }
@@ -212,7 +225,7 @@ std::optional<HostFacts> parse_host_facts(std::string_view text, std::string& er
     facts.fail2ban = read_fail2ban(root.get("fail2ban"));
     facts.sshd = read_sshd(root.get("sshd"));
     facts.unattended_upgrades = read_unattended_upgrades(root.get("unattended_upgrades"));
-    facts.apt = read_apt(root.get("apt"));
+    facts.apt = read_apt(root.get("apt"), facts.collected_at);
     root.finish();
     return facts;
   } catch (const SchemaError& schema_error) {

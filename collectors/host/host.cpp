@@ -21,6 +21,9 @@ std::string_view read_failure_reason(int error_number) {
   return reason::kOther;
 }
 
+// NTP may step the clock a little; more than this is a clock problem.
+constexpr double kClockSkewAllowance = 300;
+
 std::string on_off(bool on) { return on ? "on" : "off"; }
 
 // The status page's one line: what an operator checks first after a change on the host.
@@ -53,11 +56,11 @@ class HostCollector final : public Collector {
   CollectResult collect(const CollectContext& /*context*/) override {
     MetricsBuilder builder;
     GaugeFamily& facts_up = builder.gauge("assets_host_facts_up",
-                                          "1 when the host facts file was read and has the expected schema.");
+                                          "1 when the host facts file was read and has the expected schema (cached from the last background run).");
     GaugeFamily& facts_failure = builder.gauge(
         "assets_host_facts_failure", "Present (1) while the host facts file cannot be used; reason says why.");
     GaugeFamily& collected = builder.gauge("assets_host_facts_timestamp_seconds",
-                                           "When the root-run helper gathered the host facts, Unix seconds.");
+                                           "When the root-run helper gathered the host facts, Unix seconds (cached from the last background run).");
     GaugeFamily& stale_after = builder.gauge("assets_host_facts_stale_after_seconds",
                                              "Policy: the host facts are stale when older than this.");
     GaugeFamily& max_pending = builder.gauge(
@@ -84,6 +87,16 @@ class HostCollector final : public Collector {
         status.detail = config_.facts_file + ": " + parse_error;
       }
     }
+    // Facts from the future (a clock set back, a helper with a wrong clock) would never go
+    // stale: unusable until the helper writes them again.
+    const double now = unix_time_now();
+    if (facts && facts->collected_at > now + kClockSkewAllowance) {
+      status.reason = "future";
+      status.detail = config_.facts_file + ": gathered " +
+                      format_duration(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(facts->collected_at - now))) +
+                      " in the future (check the clock)";
+      facts.reset();
+    }
     facts_up.add({}, facts ? 1 : 0);
     if (!facts) {
       facts_failure.add({{"reason", status.reason}}, 1);
@@ -93,7 +106,7 @@ class HostCollector final : public Collector {
     collected.add({}, facts->collected_at);
     export_facts(builder, *facts);
 
-    const double age = unix_time_now() - facts->collected_at;
+    const double age = now - facts->collected_at;
     status.up = age <= to_seconds(config_.stale_after);
     status.detail = describe(*facts);
     if (!status.up) {

@@ -25,6 +25,10 @@ for fuzzer in "$build_dir"/tests/fuzz/*_fuzz; do
     host_facts) seeds=("$data/fuzz/host_facts" "$data/host/facts") ;;
     *) seeds=() ;;
   esac
+  # libFuzzer exits on a seed folder that is not there; keep the ones that are.
+  existing=()
+  for seed in "${seeds[@]}"; do [ -d "$seed" ] && existing+=("$seed"); done
+  seeds=("${existing[@]}")
   corpus=$(mktemp -d)
   log="$corpus.log"
   # A finding (crash, leak, timeout, trap) exits non-zero; its input goes to $findings.

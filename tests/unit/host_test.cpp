@@ -68,6 +68,19 @@ TEST(HostFacts, ToolsNotInstalledOrSilentCarryNoFacts) {
   EXPECT_TRUE(facts->fail2ban.banned_by_jail.empty());
   EXPECT_FALSE(facts->apt.security_updates_since);
 
+  // OpenSSH before 8.7 prints PermitRootLogin's default by its old name.
+  const auto old_name = parse_host_facts(with_section("sshd", R"({"installed": true, "answered": true,
+      "password_authentication": false, "permit_root_login": "without-password"})"), error);
+  ASSERT_TRUE(old_name) << error;
+  EXPECT_EQ(old_name->sshd.permit_root_login, "prohibit-password");
+  // A stopped fail2ban has no jails to list.
+  for (const char* stopped : {R"({"installed": true, "answered": true, "running": false})",
+                              R"({"installed": true, "answered": true, "running": false, "jails": {}})"}) {
+    const auto facts_stopped = parse_host_facts(with_section("fail2ban", stopped), error);
+    ASSERT_TRUE(facts_stopped) << error;
+    EXPECT_FALSE(facts_stopped->fail2ban.running);
+  }
+
   const auto silent = parse_host_facts(with_section("sshd", R"({"installed": true, "answered": false})"), error);
   ASSERT_TRUE(silent) << error;
   EXPECT_TRUE(silent->sshd.installed);
@@ -103,8 +116,14 @@ TEST(HostFacts, RejectsAnythingElseNamingTheKey) {
            {with_section("fail2ban", R"({"installed": true, "answered": true, "running": true, "jails": {"sshd": -1}})"),
             "fail2ban.jails.sshd must be a whole number, 0 or more"},
            {with_section("sshd", R"({"installed": true, "answered": true, "password_authentication": false,
-                                    "permit_root_login": "without-password"})"),
+                                    "permit_root_login": "without"})"),
             "sshd.permit_root_login must be one of yes, no, prohibit-password, forced-commands-only"},
+           {with_section("fail2ban", R"({"installed": true, "answered": true, "running": true})"),
+            "fail2ban.jails is required"},
+           {with_section("fail2ban", R"({"installed": true, "answered": true, "running": false, "jails": {"sshd": 0}})"),
+            "fail2ban.jails must be empty while fail2ban is not running"},
+           {with_section("apt", R"({"installed": true, "answered": true, "security_updates": 2, "security_updates_since": 1793491201})"),
+            "apt.security_updates_since must not be after collected_at"},
            {with_section("apt", R"({"installed": true, "answered": true, "security_updates": 2})"),
             "apt.security_updates_since is required"},
            {with_section("apt", R"({"installed": true, "answered": true, "security_updates": 0, "security_updates_since": 5})"),
@@ -181,6 +200,20 @@ TEST(HostCollector, AMissingBrokenOrSpecialFileIsAFailureNotAnError) {
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(HostRun(fifo).value("assets_host_facts_failure", "invalid"), 1);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+TEST(HostCollector, FactsFromTheFutureAreUnusable) {
+  TempDir dir;
+  const std::string path = (dir / "facts.json").string();
+  nlohmann::json document = nlohmann::json::parse(kHardened);
+  document["collected_at"] = now_seconds() + 3600;
+  document["apt"]["security_updates_since"] = now_seconds();
+  write_file(path, document.dump());
+  HostRun run(path);
+  EXPECT_EQ(run.value("assets_host_facts_up"), 0);
+  EXPECT_EQ(run.value("assets_host_facts_failure", "future"), 1);
+  EXPECT_FALSE(run.value("assets_host_firewall_active"));
+  EXPECT_NE(run.status().detail.find("in the future (check the clock)"), std::string::npos) << run.status().detail;
 }
 
 TEST(HostCollector, FreshFactsAreUpAndOldOnesStale) {
