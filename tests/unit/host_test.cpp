@@ -3,6 +3,10 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -137,6 +141,36 @@ TEST(HostFacts, RejectsAnythingElseNamingTheKey) {
     EXPECT_FALSE(parse_host_facts(text, error));
     EXPECT_EQ(error, message);
   }
+}
+
+// What deploy/host-facts/host-facts.sh wrote from the real tools' answers
+// (tests/unit/host_facts_script_test.py checks it writes exactly these).
+TEST(HostFacts, ReadsWhatTheHelperWritesForEachRecordedHost) {
+  const auto folder = testing::source_dir() / "tests/testdata/host/facts";
+  std::map<std::string, HostFacts> by_case;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string error;
+    const auto facts = parse_host_facts(text, error);
+    ASSERT_TRUE(facts) << entry.path() << ": " << error;
+    by_case[entry.path().stem().string()] = *facts;
+  }
+  ASSERT_EQ(by_case.size(), 4u);
+  const HostFacts& exposed = by_case.at("exposed");
+  EXPECT_FALSE(exposed.ufw.active);
+  EXPECT_TRUE(exposed.fail2ban.answered);
+  EXPECT_FALSE(exposed.fail2ban.running) << "Debian 12's default sshd jail stops fail2ban (no auth.log)";
+  EXPECT_TRUE(exposed.sshd.password_authentication);
+  EXPECT_EQ(exposed.sshd.permit_root_login, "yes");
+  EXPECT_FALSE(exposed.unattended_upgrades.enabled);
+  EXPECT_GT(exposed.apt.security_updates, 0);
+  const HostFacts& hardened = by_case.at("hardened");
+  EXPECT_EQ(hardened.ufw.default_incoming, "deny");
+  EXPECT_EQ(hardened.fail2ban.banned_by_jail.at("sshd"), 1);
+  EXPECT_EQ(hardened.sshd.permit_root_login, "prohibit-password") << "OpenSSH 9.2 prints without-password";
+  EXPECT_EQ(by_case.at("patched").apt.security_updates, 0);
+  EXPECT_FALSE(by_case.at("bare").ufw.installed);
 }
 
 TEST(HostFacts, BoundsTheJails) {
