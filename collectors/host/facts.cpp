@@ -165,7 +165,7 @@ SshdFacts read_sshd(const json& value) {
   read_tool(section, sshd, {"password_authentication", "permit_root_login"});
   if (sshd.answered) {
     sshd.password_authentication = section.boolean("password_authentication");
-    // OpenSSH before 8.7 prints the default as without-password, its old name.
+    // sshd -T prints prohibit-password by its old name, without-password (OpenSSH 9.2 in Debian 12 does).
     if (section.has("permit_root_login") && section.node("permit_root_login") == "without-password") {
       section.get("permit_root_login");
       sshd.permit_root_login = "prohibit-password";

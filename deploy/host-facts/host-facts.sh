@@ -78,7 +78,8 @@ fail2ban_json() {
 
 # --- sshd ---------------------------------------------------------------------------------
 # `sshd -T`: the effective settings, lower-case: "passwordauthentication no",
-# "permitrootlogin prohibit-password" (without-password before OpenSSH 8.7).
+# "permitrootlogin without-password" (the old name of prohibit-password, which OpenSSH 9.2
+# still prints).
 sshd_json() {
   if ! have sshd; then printf '{"installed": false, "answered": false}'; return; fi
   if ! text=$(run_ok sshd -T); then printf '{"installed": true, "answered": false}'; return; fi
