@@ -70,7 +70,8 @@ inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ufw fail2ban op
 step "the packaged timer is active and has run the helper"
 [ "$(inside systemctl is-active assets-agent-host-facts.timer)" = active ] || fail "the timer is not active"
 [ "$(inside systemctl is-enabled assets-agent-host-facts.timer)" = enabled ] || fail "the timer is not enabled"
-for _ in $(seq 1 60); do inside test -s /var/lib/assets-agent-host-facts/facts.json && break; sleep 1; done
+# OnActiveSec=30s plus RandomizedDelaySec=30s after the install started the timer.
+for _ in $(seq 1 120); do inside test -s /var/lib/assets-agent-host-facts/facts.json && break; sleep 1; done
 inside test -s /var/lib/assets-agent-host-facts/facts.json || fail "the timer's first run wrote no facts"
 [ "$(inside stat -c '%U %a' /var/lib/assets-agent-host-facts /var/lib/assets-agent-host-facts/facts.json | tr '\n' ' ')" = "root 755 root 644 " ] ||
   fail "owner and modes: $(inside stat -c '%n %U %a' /var/lib/assets-agent-host-facts /var/lib/assets-agent-host-facts/facts.json)"
