@@ -64,10 +64,13 @@ test-asan:
 	@cmake --build --preset asan
 	@cd build/asan && ctest --output-on-failure --timeout 600 -j2 -L 'unit|integration'
 
-# Speed and memory side by side with node_exporter, blackbox_exporter, postgres_exporter.
+# Speed and memory side by side with blackbox_exporter, node_exporter, postgres_exporter
+# and the floors (bench/README.md): bench/results/DATE.json, docs/benchmarks.md and its
+# plots. BENCH_ARGS=--quick tries the bench itself in a few minutes.
+BENCH_ARGS ?=
 bench: bench-deps configure
-	@cmake --build --preset $(PRESET)
-	@bench/run.sh $(BUILD_DIR)
+	@cmake --build --preset $(PRESET) --target assets-agent bench_probe_floor bench_library_floor backups_bench certificates_bench
+	@bench/bench.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 
 # Every libFuzzer target for FUZZ_SECONDS (default 60) each; clang from Debian. A finding
 # fails the target; its input is kept in build/fuzz/findings.

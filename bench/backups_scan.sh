@@ -12,5 +12,5 @@ build_dir=${2:-$source_dir/build/bench}
 
 cmake -S "$source_dir" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build_dir" --target backups_bench -j2 >/dev/null
-"$build_dir/tests/backups_bench" 1000
-"$build_dir/tests/backups_bench" "$files"
+"$build_dir/tests/backups_bench" 1000 1
+"$build_dir/tests/backups_bench" "$files" 6

@@ -1,12 +1,15 @@
 // How much CPU the certificates collector spends on many certificate files: a cold run
 // (empty parse cache) and warm runs (every file unchanged, so only stat and metrics).
-// Not a test: run it through bench/certificates_scan.sh.
+// Not a test: `make bench` runs it, or bench/certificates_scan.sh.
+// Usage: certificates_bench [FILES [RUNS [FOLDER]]]: one line per run.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "agent/collector.h"
@@ -35,6 +38,15 @@ struct Measured {
   std::size_t samples = 0;
 };
 
+long resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
 Measured measure(Collector& collector) {
   CollectContext context;
   context.deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
@@ -54,7 +66,8 @@ Measured measure(Collector& collector) {
 
 int main(int argc, char** argv) {
   const int files = argc > 1 ? std::atoi(argv[1]) : 10'000;
-  const fs::path root = argc > 2 ? fs::path(argv[2]) : fs::temp_directory_path() / "assets-certificates-bench";
+  const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 3;
+  const fs::path root = argc > 3 ? fs::path(argv[3]) : fs::temp_directory_path() / "assets-certificates-bench";
   constexpr int kDistinct = 200;
   constexpr int kPerDirectory = 100;
 
@@ -76,20 +89,25 @@ int main(int argc, char** argv) {
   }
 
   const std::string yaml = "certificates:\n  files: [\"" + (root / "**/*.pem").string() + "\"]\n";
-  auto spec = testing::configured_collector("certificates", yaml);
-  if (!spec) {
-    std::fprintf(stderr, "bench config enables no certificates collector\n");
-    return 2;
-  }
-  const Measured cold = measure(*spec->collector);
   std::printf("files %d (pattern %s/**/*.pem, 2 certificates each)\n", files, root.c_str());
-  std::printf("cold run: cpu %.3f s, wall %.3f s, targets %zu, up %zu, samples %zu\n", cold.cpu, cold.wall,
-              cold.targets, cold.up, cold.samples);
-  for (int run = 1; run <= 3; ++run) {
+  const long rss_before = resident_kib();
+  bool all_up = true;
+  for (int run = 1; run <= runs; ++run) {
+    // A fresh collector has an empty parse cache: a cold run; the same one again finds
+    // every file unchanged: a warm run.
+    auto spec = testing::configured_collector("certificates", yaml);
+    if (!spec) {
+      std::fprintf(stderr, "bench config enables no certificates collector\n");
+      return 2;
+    }
+    const Measured cold = measure(*spec->collector);
     const Measured warm = measure(*spec->collector);
-    std::printf("warm run %d: cpu %.3f s, wall %.3f s, targets %zu, up %zu\n", run, warm.cpu, warm.wall, warm.targets,
-                warm.up);
+    all_up = all_up && cold.up == static_cast<std::size_t>(files) && warm.up == cold.up;
+    std::printf("run %d: cold wall=%.6fs cpu=%.6fs warm wall=%.6fs cpu=%.6fs targets=%zu up=%zu samples=%zu "
+                "rss_growth=%ldKiB\n",
+                run, cold.wall, cold.cpu, warm.wall, warm.cpu, cold.targets, cold.up, cold.samples,
+                resident_kib() - rss_before);
   }
   fs::remove_all(root);
-  return cold.up == static_cast<std::size_t>(files) ? 0 : 1;
+  return all_up ? 0 : 1;
 }

@@ -5,6 +5,7 @@ import contextlib
 import math
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -26,9 +27,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_http(url, limit=30):
+def wait_http(url, limit=30, process=None):
+    """Until `url` answers 2xx; fails at once, with the end of its log, if `process` ends."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
+        if process is not None and process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited {process.popen.returncode}:\n"
+                               f"{process.log_path.read_text(errors='replace')[-2000:]}")
         try:
             with OPENER.open(url, timeout=2) as response:
                 response.read()
@@ -36,6 +41,17 @@ def wait_http(url, limit=30):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"no answer from {url} within {limit} s")
+
+
+def wait_tcp(port, limit=30):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} within {limit} s")
 
 
 def http_get(url, headers=None, timeout=10):
@@ -52,7 +68,9 @@ class Process:
         self.log_path = Path(workdir) / f"{name}.log"
         self.log = open(self.log_path, "wb")
         self.popen = subprocess.Popen([str(a) for a in argv], stdout=self.log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, **(env or {})}, start_new_session=True)
+                                      stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+                                      start_new_session=True, preexec_fn=_raise_open_files_limit)
+        self.cgroup = _cpu_cgroup(name, self.popen.pid)
 
     @property
     def pid(self):
@@ -68,9 +86,16 @@ class Process:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=10)
         self.log.close()
+        if self.cgroup:
+            with contextlib.suppress(OSError):
+                self.cgroup.rmdir()
 
     def cpu_seconds(self):
-        """utime + stime of the process (all its threads), from /proc/PID/stat."""
+        """The CPU time of the process, every thread it had included: from a cpuacct cgroup
+        of its own (nanoseconds) where the machine lets the bench make one, else utime +
+        stime from /proc/PID/stat (clock ticks, 10 ms: measure longer)."""
+        if self.cgroup:
+            return int((self.cgroup / "cpuacct.usage").read_text()) / 1e9
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
@@ -80,6 +105,53 @@ class Process:
         rollup = Path(f"/proc/{self.pid}/smaps_rollup").read_text()
         value = lambda text, key: int(re.search(rf"^{key}:\s+(\d+) kB", text, re.M).group(1))
         return {"rss": value(status, "VmRSS"), "rss_anon": value(status, "RssAnon"), "pss": value(rollup, "Pss")}
+
+
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def cpu_precision():
+    """How cpu_seconds() measures on this machine, for the results' machine section."""
+    probe = CPUACCT / f"assets-bench-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+        return "cpuacct cgroup (ns)"
+    except OSError:
+        return "/proc/PID/stat (clock ticks)"
+
+
+def _cpu_cgroup(name, pid):
+    """A cgroup v1 cpuacct group holding only `pid` (threads it starts follow it), or None."""
+    group = CPUACCT / f"assets-bench-{name}-{pid}"
+    try:
+        group.mkdir()
+        (group / "cgroup.procs").write_text(str(pid))
+        return group
+    except OSError:
+        with contextlib.suppress(OSError):
+            group.rmdir()
+        return None
+
+
+def _raise_open_files_limit():
+    # 5,000 checks hold 5,000 sockets at once.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+    def resident_by_mapping(self):
+        """Rss in KiB per mapped file (by its base name) and for anonymous memory, from smaps."""
+        totals = {}
+        name = None
+        for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                path = fields[5] if len(fields) > 5 else ""
+                name = Path(path).name if path.startswith("/") else (path or "[anon]")
+            elif fields[0] == "Rss:":
+                totals[name] = totals.get(name, 0) + int(fields[1])
+        return totals
 
 
 class Processes(contextlib.ExitStack):
@@ -136,22 +208,29 @@ def growth_exponent(sizes, values):
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
 
 
-def nginx_config(workdir, servers, access_log=True):
+def nginx_config(workdir, servers, access_log=True, streams="", workers=1):
     """An nginx.conf of its own (no root paths of the system's nginx) with `servers`: text of
-    server blocks. One worker, as the peers each run on what they need."""
+    http server blocks, `streams`: of stream server blocks (Debian's libnginx-mod-stream).
+    Its access log (when on) has a line per request or TCP session: time, port, status."""
     workdir = Path(workdir)
     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (workdir / "nginx-temp" / name).mkdir(parents=True, exist_ok=True)
-    log = f"access_log {workdir}/access.log bench buffer=64k flush=1s;" if access_log else "access_log off;"
+    log = f"access_log {workdir}/access.log bench;" if access_log else "access_log off;"
+    stream_module = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;" if streams else ""
+    stream_block = (f"stream {{ log_format bench '$msec $server_port $status'; {log} {streams} }}"
+                    if streams else "")
     text = f"""
+{stream_module}
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes {workers};
+worker_rlimit_nofile 65536;
 pid {workdir}/nginx.pid;
 error_log {workdir}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 16384; }}
+{stream_block}
 http {{
-  log_format bench '$server_port $status';
+  log_format bench '$msec $server_port $status';
   {log}
   client_body_temp_path {workdir}/nginx-temp/client_body;
   proxy_temp_path {workdir}/nginx-temp/proxy;

@@ -35,6 +35,7 @@ Loopback and unix sockets only; every wait is bounded; everything it started is 
 and removed at the end.
 """
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -57,6 +58,7 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "--events-backend=file",
           "--storage-opt", "overlay.skip_mount_home=true"]
 SERVICES = ["backend", "frontend", "db", "redis", "proxy"]
+COLLECTORS = ["health", "containers", "backups", "certificates", "credentials", "maintenance", "host"]
 
 
 def run(argv, timeout=120, **kwargs):
@@ -121,6 +123,7 @@ class Bench:
         self.processes = []
         self.podman = None
         self.pg = None
+        self.started_containers = 0
 
     def spawn(self, name, argv, **kwargs):
         out = open(self.work / f"{name}.log", "wb")
@@ -225,13 +228,27 @@ class Bench:
         deadline = time.monotonic() + 30
         while not self.socket.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
-        for i in range(self.containers):
+        self.add_containers(self.containers)
+
+    def add_containers(self, count):
+        """`count` more busybox containers, labelled as services of the compose project assets."""
+        started = self.started_containers
+        for i in range(started, started + count):
             service = SERVICES[i % len(SERVICES)]
             name = f"assets-{service}-{i // len(SERVICES) + 1}"
             run([*self.podman, "run", "-d", "--name", name, "--network=none",
                  "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
                  "--label", "com.docker.compose.project=assets", "--label", f"com.docker.compose.service={service}",
                  "localhost/busybox:bench", "sleep", "3600"], timeout=120)
+        self.started_containers = started + count
+
+    def host_facts(self):
+        """The facts of a hardened host (recorded in Debian 12, tests/testdata/host), collected now."""
+        facts = json.loads((SOURCE / "tests/testdata/host/facts/hardened.json").read_text())
+        facts["collected_at"] = facts["apt"]["security_updates_since"] = int(time.time())
+        path = self.work / "host-facts.json"
+        path.write_text(json.dumps(facts))
+        return path
 
     def config(self):
         text = (SOURCE / "deploy/assets-agent.yml").read_text()
@@ -262,6 +279,7 @@ class Bench:
             ("/srv/assets/secrets/*", str(secrets) + "/*"),
             ("/etc/assets-agent/ci-deploy.token", str(self.work / "ci-deploy.token")),
             ("/var/lib/assets-agent/maintenance.json", str(self.work / "maintenance.json")),
+            ("/var/lib/assets-agent-host-facts/facts.json", str(self.host_facts())),
         ]
         for old, new in substitutions:
             if old not in text:
@@ -276,11 +294,46 @@ class Bench:
         return path
 
 
+@contextlib.contextmanager
+def shipped_host(agent, containers=5):
+    """deploy/assets-agent.yml on fixtures of its own (the module's docstring): yields the
+    Bench and the config's path; stops and removes everything at the end."""
+    work = Path(tempfile.mkdtemp(prefix="shipped-host."))
+    os.chmod(work, 0o755)
+    bench = Bench(work, os.path.abspath(agent), containers)
+    try:
+        bench.certificates()
+        bench.postgres()
+        bench.dns()
+        bench.engine()
+        yield bench, bench.config()
+    finally:
+        bench.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def scrape(port, encoding=None):
     request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
                                      headers={"Accept-Encoding": encoding} if encoding else {})
     with OPENER.open(request, timeout=10) as response:
         return response.read()
+
+
+def wait_every_collector_healthy(port, work, limit=60):
+    """Until every collector of the shipped config has run and no target fails (the backups
+    collector runs every 5 m, its first run at start)."""
+    deadline = time.monotonic() + limit
+    while True:
+        body = scrape(port).decode()
+        runs = set(re.findall(r"^assets_collector_last_run_timestamp_seconds\{collector=\"(\w+)\"\}", body, re.M))
+        healthy = not re.search(r"^assets_(check|cert_target|credential|backup|host_facts)_failure\{", body, re.M)
+        if len(runs) >= len(COLLECTORS) and healthy and "assets_postgres" in body:
+            return body
+        if time.monotonic() > deadline:
+            failures = re.findall(r"^assets_\w+_failure\{.*", body, re.M)
+            raise SystemExit(f"not every collector ran healthy within {limit} s: runs {sorted(runs)}, "
+                             f"failures {failures}\n{(Path(work) / 'agent.log').read_text()[-2000:]}")
+        time.sleep(1)
 
 
 def prometheus_value(port, expression):
@@ -347,31 +400,12 @@ def main():
     parser.add_argument("--central", default="", help="N,N...: a Prometheus scraping the agent as N hosts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="series-per-host."))
-    os.chmod(work, 0o755)
-    bench = Bench(work, os.path.abspath(args.agent), args.containers)
-    try:
-        bench.certificates()
-        bench.postgres()
-        bench.dns()
-        bench.engine()
-        config = bench.config()
+    with shipped_host(args.agent, args.containers) as (bench, config):
+        work = bench.work
         port = free_port()
         agent = bench.spawn("agent", [bench.agent, "--config.file", config, "--web.listen-address", f"127.0.0.1:{port}"])
         wait_tcp(port)
-        # Every collector has run (the backups collector every 5 m, its first run at start).
-        deadline = time.monotonic() + 60
-        while True:
-            body = scrape(port).decode()
-            runs = re.findall(r"^assets_collector_last_run_timestamp_seconds\{collector=\"(\w+)\"\}", body, re.M)
-            healthy = not re.search(r"^assets_(check|cert_target|credential|backup)_failure\{", body, re.M)
-            if len(set(runs)) >= 6 and healthy and "assets_postgres" in body:
-                break
-            if time.monotonic() > deadline:
-                failures = re.findall(r"^assets_\w+_failure\{.*", body, re.M)
-                raise SystemExit(f"not every collector ran healthy within 60 s: runs {runs}, failures {failures}\n"
-                                 f"{(work / 'agent.log').read_text()[-2000:]}")
-            time.sleep(1)
+        wait_every_collector_healthy(port, work)
         time.sleep(2)
         plain = scrape(port)
         zipped = scrape(port, "gzip")
@@ -384,7 +418,7 @@ def main():
         by_prefix = {}
         for line in samples:
             name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
-            match = re.match(r"assets_(agent|collector|check|postgres|container|backup|cert|credential|maintenance|dns)_", name)
+            match = re.match(r"assets_(agent|collector|check|postgres|container|backup|cert|credential|maintenance|dns|host)_", name)
             key = match.group(1) if match else name.split("_")[0]
             if key == "assets":
                 key = name
@@ -417,9 +451,6 @@ def main():
             series = b["head_series"] - a["head_series"]
             print(f"per series, between {a['hosts']} and {b['hosts']} hosts: RSS {(b['rss_bytes'] - a['rss_bytes']) / series:.0f} B, "
                   f"heap in use {(b['heap_inuse_bytes'] - a['heap_inuse_bytes']) / series:.0f} B")
-    finally:
-        bench.close()
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

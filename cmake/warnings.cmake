@@ -5,8 +5,8 @@ option(ASSETS_WERROR "Treat warnings as errors" OFF)
 function(assets_set_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
-    -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
-    -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+    -Wcast-align -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough
+    $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual>)
   if(ASSETS_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

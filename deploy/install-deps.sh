@@ -24,7 +24,8 @@ fuzz_packages=(clang-14 libclang-rt-14-dev)
 package_packages=(dpkg-dev debhelper help2man lintian man-db)
 package_test_packages=(debootstrap)
 bench_packages=(
-  prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter hyperfine
+  prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter
+  libnginx-mod-stream python3-matplotlib
 )
 
 # npm: Debian's package, unless an npm is already there. A Node.js from elsewhere that
