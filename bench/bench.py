@@ -88,6 +88,10 @@ def main():
             if "scaling" in sections:
                 results["scaling"] = scaling.run(work, build_dir, agent, bench, nginx.quiet_port,
                                                  settings.repetitions, args.quick)
+    except BaseException:
+        # What was measured before the failure is kept, beside where the results would go.
+        output.with_suffix(".partial.json").write_text(json.dumps(results, indent=1) + "\n")
+        raise
     finally:
         remove(work)
     results["wall_seconds"] = round(time.monotonic() - started, 1)

@@ -106,6 +106,19 @@ class Process:
         value = lambda text, key: int(re.search(rf"^{key}:\s+(\d+) kB", text, re.M).group(1))
         return {"rss": value(status, "VmRSS"), "rss_anon": value(status, "RssAnon"), "pss": value(rollup, "Pss")}
 
+    def resident_by_mapping(self):
+        """Rss in KiB per mapped file (by its base name) and for anonymous memory, from smaps."""
+        totals = {}
+        name = None
+        for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                path = fields[5] if len(fields) > 5 else ""
+                name = Path(path).name if path.startswith("/") else (path or "[anon]")
+            elif fields[0] == "Rss:":
+                totals[name] = totals.get(name, 0) + int(fields[1])
+        return totals
+
 
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 
@@ -138,20 +151,6 @@ def _raise_open_files_limit():
     # 5,000 checks hold 5,000 sockets at once.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-    def resident_by_mapping(self):
-        """Rss in KiB per mapped file (by its base name) and for anonymous memory, from smaps."""
-        totals = {}
-        name = None
-        for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
-            fields = line.split()
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                path = fields[5] if len(fields) > 5 else ""
-                name = Path(path).name if path.startswith("/") else (path or "[anon]")
-            elif fields[0] == "Rss:":
-                totals[name] = totals.get(name, 0) + int(fields[1])
-        return totals
 
 
 class Processes(contextlib.ExitStack):
