@@ -94,7 +94,7 @@ struct Transfer {
 // transfer at every wake-up.
 class SocketWatch {
  public:
-  explicit SocketWatch(CURLM* multi) : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+  explicit SocketWatch(CURLM* multi) : multi_(multi), epoll_(epoll_create1(EPOLL_CLOEXEC)) {
     if (epoll_ < 0) return;
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
@@ -103,8 +103,13 @@ class SocketWatch {
   }
   SocketWatch(const SocketWatch&) = delete;
   SocketWatch& operator=(const SocketWatch&) = delete;
+  // libcurl calls back whenever a handle leaves the multi, so it must not reach this watch
+  // once it is gone (an exception unwinds the watch before the transfers).
   ~SocketWatch() {
-    if (epoll_ >= 0) close(epoll_);
+    if (epoll_ < 0) return;
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, nullptr);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, nullptr);
+    close(epoll_);
   }
 
   bool ok() const { return epoll_ >= 0; }
@@ -160,6 +165,7 @@ class SocketWatch {
     return 0;
   }
 
+  CURLM* multi_;
   int epoll_;
   std::array<epoll_event, 256> events_{};
   std::optional<Clock::time_point> timer_due_;
@@ -213,6 +219,10 @@ void configure(Transfer& transfer, Duration timeout) {
   // skips its search of the connection cache, whose cost grows with the checks of one host.
   curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+  // A transfer ended while its name is still being resolved detaches libcurl's resolver
+  // thread instead of joining it: a DNS server that never answers would otherwise hold the
+  // whole run, and the stop, until getaddrinfo gives up.
+  curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
   // libcurl's receive buffer, one per check in flight: 16 KiB by default, the largest part of
   // a check's memory (heaptrack). Health answers are small; a large body takes more reads.
   curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 4096L);
@@ -481,8 +491,10 @@ HttpProbe::HttpProbe(const HttpCheck& config, Duration timeout)
 std::vector<std::optional<CheckResult>> run_http_checks(std::span<HttpProbe* const> probes,
                                                         Clock::time_point deadline, std::stop_token stop) {
   std::vector<std::optional<CheckResult>> results(probes.size());
+  // Declared first so that it is cleaned up last: every transfer leaves it before.
+  const std::unique_ptr<CURLM, decltype(&curl_multi_cleanup)> multi_owner(curl_multi_init(), curl_multi_cleanup);
+  CURLM* multi = multi_owner.get();
   std::vector<std::unique_ptr<Transfer>> transfers;
-  CURLM* multi = curl_multi_init();
   SocketWatch watch(multi);
   const auto started = Clock::now();
   for (std::size_t i = 0; i < probes.size(); ++i) {
@@ -521,7 +533,7 @@ std::vector<std::optional<CheckResult>> run_http_checks(std::span<HttpProbe* con
     } else {
       // No epoll set (out of file descriptors): libcurl's own loop, which works the same.
       curl_multi_perform(multi, &running);
-      curl_multi_poll(multi, nullptr, 0, static_cast<int>(kPollSlice.count()), nullptr);
+      if (running > 0) curl_multi_poll(multi, nullptr, 0, static_cast<int>(kPollSlice.count()), nullptr);
     }
   }
   drain();
@@ -536,8 +548,6 @@ std::vector<std::optional<CheckResult>> run_http_checks(std::span<HttpProbe* con
     }
     results[i] = std::move(transfer.result);
   }
-  transfers.clear();
-  curl_multi_cleanup(multi);
   return results;
 }
 
