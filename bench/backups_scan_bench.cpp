@@ -2,7 +2,6 @@
 // much its resident memory grows: the directory scan keeps a summary, not a file list, so
 // growth must not depend on the file count. Not a test: `make bench` runs it, or bench/backups_scan.sh.
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,21 +15,15 @@
 
 #include "agent/collector.h"
 #include "agent/config.h"
+#include "bench/process_usage.h"
 #include "tests/support/configured_collector.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace assets;
-
-long resident_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return -1;
-}
+using bench::cpu_seconds;
+using bench::resident_kib;
 
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
@@ -58,15 +51,6 @@ void fill(const fs::path& directory, int count) {
   const auto when = std::chrono::system_clock::to_time_t(now - std::chrono::hours(1));
   const timespec times[2] = {{when, 0}, {when, 0}};
   utimensat(AT_FDCWD, (directory / "assets_newest.sql").c_str(), times, 0);
-}
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 struct Measured {

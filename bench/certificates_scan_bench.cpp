@@ -2,7 +2,6 @@
 // (empty parse cache) and warm runs (every file unchanged, so only stat and metrics).
 // Not a test: `make bench` runs it, or bench/certificates_scan.sh.
 // Usage: certificates_bench [FILES [RUNS [FOLDER]]]: one line per run.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +13,7 @@
 
 #include "agent/collector.h"
 #include "agent/config.h"
+#include "bench/process_usage.h"
 #include "tests/support/configured_collector.h"
 #include "tests/support/cert_factory.h"
 
@@ -21,14 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace assets;
+using bench::cpu_seconds;
+using bench::resident_kib;
 using namespace assets::testing;
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 struct Measured {
   double cpu = 0;
@@ -37,15 +32,6 @@ struct Measured {
   std::size_t up = 0;
   std::size_t samples = 0;
 };
-
-long resident_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return -1;
-}
 
 Measured measure(Collector& collector) {
   CollectContext context;

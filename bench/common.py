@@ -43,7 +43,7 @@ def wait_http(url, limit=30, process=None):
     raise RuntimeError(f"no answer from {url} within {limit} s")
 
 
-def wait_tcp(port, limit=30):
+def wait_tcp(port, limit=20):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:

@@ -92,6 +92,11 @@ class Nginx:
         wait_http(f"http://127.0.0.1:{self.ports['http']}/", process=self.process)
         self.log = work / "access.log"
 
+    def target(self, kind):
+        """What a prober is given for that kind: host:port (tcp) or a URL."""
+        port = self.ports[kind]
+        return f"127.0.0.1:{port}" if kind == "tcp" else f"{kind}://127.0.0.1:{port}/"
+
     def probes_between(self, kind, start, end):
         """Requests (http, https) or TCP sessions (tcp) nginx logged on that kind's port with a
         time in [start, end] (Unix seconds)."""
@@ -115,14 +120,14 @@ def agent_probe_config(work, kind, nginx, pki, rate):
     """`rate` checks of one kind, every second: the agent's own concurrency (all due checks
     at once)."""
     lines = ["global: {interval: 1s, timeout: 900ms}", "health:"]
+    target = nginx.target(kind)
     for i in range(rate):
         if kind == "tcp":
-            lines.append(f"  - {{name: probe-{i:04d}, kind: tcp, address: '127.0.0.1:{nginx.ports['tcp']}'}}")
+            lines.append(f"  - {{name: probe-{i:04d}, kind: tcp, address: '{target}'}}")
         elif kind == "http":
-            lines.append(f"  - {{name: probe-{i:04d}, kind: http, url: 'http://127.0.0.1:{nginx.ports['http']}/'}}")
+            lines.append(f"  - {{name: probe-{i:04d}, kind: http, url: '{target}'}}")
         else:
-            lines.append(f"  - {{name: probe-{i:04d}, kind: http, url: 'https://127.0.0.1:{nginx.ports['https']}/',"
-                         f" tls: {{ca_file: '{pki / 'ca.pem'}'}}}}")
+            lines.append(f"  - {{name: probe-{i:04d}, kind: http, url: '{target}', tls: {{ca_file: '{pki / 'ca.pem'}'}}}}")
     path = work / f"agent-probe-{kind}.yml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -219,9 +224,8 @@ def probe_cost(work, build_dir, agent, settings, nginx, pki):
                 "prometheus-blackbox-exporter", f"--config.file={blackbox_file}",
                 f"--web.listen-address=127.0.0.1:{port}"])
             wait_http(f"http://127.0.0.1:{port}/metrics", process=process)
-            target = f"127.0.0.1:{nginx.ports[kind]}" if kind == "tcp" else (
-                f"{kind}://127.0.0.1:{nginx.ports[kind]}/")
-            driver = ProbeRequests(f"http://127.0.0.1:{port}/probe?module={BLACKBOX_MODULE[kind]}&target={target}",
+            driver = ProbeRequests(f"http://127.0.0.1:{port}/probe?module={BLACKBOX_MODULE[kind]}"
+                                   f"&target={nginx.target(kind)}",
                                    settings.probe_rate)
             driver.start()
             try:
@@ -229,8 +233,7 @@ def probe_cost(work, build_dir, agent, settings, nginx, pki):
             finally:
                 driver.stop()
         with Processes(work) as processes:
-            target = f"127.0.0.1:{nginx.ports['tcp']}" if kind == "tcp" else f"{kind}://127.0.0.1:{nginx.ports[kind]}/"
-            argv = [floor, kind, target, settings.probe_rate] + ([pki / "ca.pem"] if kind == "https" else [])
+            argv = [floor, kind, nginx.target(kind), settings.probe_rate] + ([pki / "ca.pem"] if kind == "https" else [])
             process = processes.start(f"floor-probe-{kind}", argv)
             row["floor"] = measure_probes(process, nginx, kind, settings)
         results["kinds"][kind] = row
@@ -279,9 +282,7 @@ class Peers:
         wait_http(url, process=process)
         if name == "blackbox_exporter":
             for kind in KINDS:
-                target = (f"127.0.0.1:{self.nginx.ports[kind]}" if kind == "tcp"
-                          else f"{kind}://127.0.0.1:{self.nginx.ports[kind]}/")
-                http_get(f"http://127.0.0.1:{port}/probe?module={BLACKBOX_MODULE[kind]}&target={target}")
+                http_get(f"http://127.0.0.1:{port}/probe?module={BLACKBOX_MODULE[kind]}&target={self.nginx.target(kind)}")
         http_get(url)
         return process, url
 

@@ -53,8 +53,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-SOURCE = Path(__file__).resolve().parent.parent
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+from common import OPENER, SOURCE, free_port, wait_tcp
+
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "--events-backend=file",
           "--storage-opt", "overlay.skip_mount_home=true"]
 SERVICES = ["backend", "frontend", "db", "redis", "proxy"]
@@ -66,23 +66,6 @@ def run(argv, timeout=120, **kwargs):
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, argv))} exited {result.returncode}:\n{result.stdout}{result.stderr}")
     return result.stdout
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_tcp(port, limit=20):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {limit} s")
 
 
 class Ok(BaseHTTPRequestHandler):
